@@ -111,7 +111,9 @@ mod tests {
     use super::*;
 
     fn t(hour: u32) -> DateTime<Utc> {
-        Utc.with_ymd_and_hms(2026, 1, 1, hour, 0, 0).single().unwrap_or_default()
+        Utc.with_ymd_and_hms(2026, 1, 1, hour, 0, 0)
+            .single()
+            .unwrap_or_default()
     }
 
     fn blocked(from: Option<u32>, to: Option<u32>) -> Availability {

@@ -91,7 +91,10 @@ impl CommunicationStatus {
     /// only for a communication that was sent; the current status again is a no-op.
     pub fn apply_receipt(self, to: Self) -> Result<Transition, InvalidTransition> {
         let receipt = matches!(to, Self::Delivered | Self::Read | Self::Failed);
-        let was_sent = matches!(self, Self::Sent | Self::Delivered | Self::Read | Self::Failed);
+        let was_sent = matches!(
+            self,
+            Self::Sent | Self::Delivered | Self::Read | Self::Failed
+        );
         if receipt && was_sent && self == to {
             return Ok(Transition::Unchanged);
         }
@@ -137,7 +140,11 @@ mod tests {
                 } else if from == to && matches!(to, Delivered | Read | Failed) {
                     assert_eq!(result, Ok(Transition::Unchanged), "{from:?} -> {to:?}");
                 } else {
-                    assert_eq!(result, Err(InvalidTransition { from, to }), "{from:?} -> {to:?}");
+                    assert_eq!(
+                        result,
+                        Err(InvalidTransition { from, to }),
+                        "{from:?} -> {to:?}"
+                    );
                 }
             }
         }

@@ -89,7 +89,11 @@ impl RuleLimit {
     pub const MAX_WINDOW_SECS: i64 = 366 * 86_400;
 
     /// Validates the three fields together; errors are named by field.
-    pub fn new(limit_per_unit: i64, unit: TimeUnit, units_count: i64) -> Result<Self, ValidationErrors> {
+    pub fn new(
+        limit_per_unit: i64,
+        unit: TimeUnit,
+        units_count: i64,
+    ) -> Result<Self, ValidationErrors> {
         let mut errors = ValidationErrors::new();
         if !(1..=Self::MAX_LIMIT).contains(&limit_per_unit) {
             errors.add(
@@ -162,11 +166,15 @@ mod tests {
 
     #[test]
     fn bounds_are_named_by_field() {
-        let errors = RuleLimit::new(0, TimeUnit::Minute, 0).err().unwrap_or_default();
+        let errors = RuleLimit::new(0, TimeUnit::Minute, 0)
+            .err()
+            .unwrap_or_default();
         let fields: Vec<_> = errors.errors().iter().map(|e| e.field.as_str()).collect();
         assert_eq!(fields, ["limit_per_unit", "units_count"]);
 
-        let errors = RuleLimit::new(1, TimeUnit::Day, 367).err().unwrap_or_default();
+        let errors = RuleLimit::new(1, TimeUnit::Day, 367)
+            .err()
+            .unwrap_or_default();
         assert_eq!(errors.errors()[0].field, "units_count");
         assert!(RuleLimit::new(1_000_001, TimeUnit::Second, 1).is_err());
         assert!(RuleLimit::new(1, TimeUnit::Second, i64::MAX).is_err());

@@ -128,7 +128,10 @@ mod tests {
 
     #[test]
     fn status_parses_only_known_values() {
-        assert_eq!(DictionaryStatus::parse("blocked"), Ok(DictionaryStatus::Blocked));
+        assert_eq!(
+            DictionaryStatus::parse("blocked"),
+            Ok(DictionaryStatus::Blocked)
+        );
         assert!(DictionaryStatus::parse("Blocked").is_err());
     }
 }

@@ -53,6 +53,13 @@ pub struct Paged<T> {
     pub total: u64,
 }
 
+/// Which users a list holds.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UserFilter {
+    /// A part of the first or last name, phone, e-mail or external id, in any case.
+    pub q: Option<String>,
+}
+
 /// The source of the current time.
 #[cfg_attr(feature = "mock", mockall::automock)]
 pub trait Clock: Send + Sync {
@@ -64,8 +71,7 @@ pub trait UserRepository: Send + Sync {
     /// `Conflict("external_id")` when another user has the same external id.
     fn insert(&self, user: &User) -> Result<(), RepoError>;
     fn get(&self, id: UserId) -> Result<Option<User>, RepoError>;
-    /// `query` matches a part of the names, phone, e-mail or external id, ignoring case.
-    fn list(&self, query: Option<&str>, page: Page) -> Result<Paged<User>, RepoError>;
+    fn list(&self, filter: &UserFilter, page: Page) -> Result<Paged<User>, RepoError>;
     /// `Ok(false)` when there is no such user; `Conflict` as for `insert`.
     fn update(&self, user: &User) -> Result<bool, RepoError>;
     /// `Ok(false)` when there is no such user; `Referenced` while communications

@@ -92,7 +92,9 @@ mod tests {
     use super::*;
 
     fn t(minute: i64) -> DateTime<Utc> {
-        Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).single().unwrap_or_default()
+        Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0)
+            .single()
+            .unwrap_or_default()
             + Duration::minutes(minute)
     }
 
@@ -199,7 +201,11 @@ mod tests {
                 .map(t)
                 .find(|&c| rule.allows(&counted, c))
                 .unwrap_or_default();
-            assert_eq!(rule.earliest_allowed(&counted, t(start)), expected, "from {start}");
+            assert_eq!(
+                rule.earliest_allowed(&counted, t(start)),
+                expected,
+                "from {start}"
+            );
         }
     }
 }

@@ -63,7 +63,11 @@ impl ValidationErrors {
 
     /// `Ok(value)` when nothing was recorded.
     pub fn into_result<T>(self, value: T) -> Result<T, Self> {
-        if self.is_empty() { Ok(value) } else { Err(self) }
+        if self.is_empty() {
+            Ok(value)
+        } else {
+            Err(self)
+        }
     }
 }
 

@@ -45,7 +45,9 @@ macro_rules! string_value {
 
 fn max_chars(value: &str, max: usize) -> Result<(), InvalidValue> {
     if value.chars().count() > max {
-        return Err(InvalidValue::new(format!("must be at most {max} characters")));
+        return Err(InvalidValue::new(format!(
+            "must be at most {max} characters"
+        )));
     }
     Ok(())
 }
