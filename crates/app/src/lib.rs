@@ -1,1 +1,18 @@
+//! The use cases of omnichannel. Each service holds the ports it needs and turns
+//! raw input into validated domain values, naming every invalid field.
 
+pub mod availability;
+pub mod clock;
+pub mod departments;
+pub mod dictionary;
+pub mod error;
+pub mod favorites;
+pub mod page;
+pub mod rules;
+pub mod sources;
+pub mod types;
+pub mod users;
+
+pub use clock::SystemClock;
+pub use error::{CreateError, DeleteError, GetError, ListError, UpdateError};
+pub use page::parse_page;
