@@ -2,11 +2,10 @@
 
 use std::sync::Arc;
 
-use omnichannel_domain::ports::{Clock, DepartmentRepository, Paged};
+use omnichannel_domain::ports::{Clock, DepartmentRepository, Page, Paged};
 use omnichannel_domain::{Department, DepartmentId, Name, ValidationErrors};
 
 use crate::error::{CreateError, DeleteError, GetError, ListError, UpdateError};
-use crate::page::parse_page;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DepartmentPatch {
@@ -41,12 +40,7 @@ impl Departments {
         self.repo.get(id)?.ok_or(GetError::NotFound)
     }
 
-    pub fn list(
-        &self,
-        limit: Option<i64>,
-        offset: Option<i64>,
-    ) -> Result<Paged<Department>, ListError> {
-        let page = parse_page(limit, offset).map_err(ListError::Invalid)?;
+    pub fn list(&self, page: Page) -> Result<Paged<Department>, ListError> {
         Ok(self.repo.list(page)?)
     }
 

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use omnichannel_domain::ports::{
-    Clock, CommunicationTypeRepository, DepartmentRepository, Paged, RuleRepository,
+    Clock, CommunicationTypeRepository, DepartmentRepository, Page, Paged, RuleRepository,
 };
 use omnichannel_domain::{
     DepartmentId, Rule, RuleId, RuleLimit, TimeUnit, TypeId, ValidationErrors,
@@ -11,7 +11,6 @@ use omnichannel_domain::{
 use uuid::Uuid;
 
 use crate::error::{CreateError, DeleteError, GetError, ListError, UpdateError};
-use crate::page::parse_page;
 
 /// A new rule, as received.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -128,13 +127,7 @@ impl Rules {
         self.repo.get(department_id, id)?.ok_or(GetError::NotFound)
     }
 
-    pub fn list(
-        &self,
-        department_id: DepartmentId,
-        limit: Option<i64>,
-        offset: Option<i64>,
-    ) -> Result<Paged<Rule>, ListError> {
-        let page = parse_page(limit, offset).map_err(ListError::Invalid)?;
+    pub fn list(&self, department_id: DepartmentId, page: Page) -> Result<Paged<Rule>, ListError> {
         self.ensure_department(department_id)?;
         Ok(self.repo.list(department_id, page)?)
     }

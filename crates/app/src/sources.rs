@@ -2,12 +2,11 @@
 
 use std::sync::Arc;
 
-use omnichannel_domain::ports::{Clock, CommunicationSourceRepository, Paged};
+use omnichannel_domain::ports::{Clock, CommunicationSourceRepository, Page, Paged};
 use omnichannel_domain::{CommunicationSource, SourceId, SourceKind, ValidationErrors};
 
 use crate::dictionary::{EntryInput, EntryPatch, parse_entry, patch_entry};
 use crate::error::{CreateError, DeleteError, GetError, ListError, UpdateError};
-use crate::page::parse_page;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct NewSource {
@@ -57,12 +56,7 @@ impl Sources {
         self.repo.get(id)?.ok_or(GetError::NotFound)
     }
 
-    pub fn list(
-        &self,
-        limit: Option<i64>,
-        offset: Option<i64>,
-    ) -> Result<Paged<CommunicationSource>, ListError> {
-        let page = parse_page(limit, offset).map_err(ListError::Invalid)?;
+    pub fn list(&self, page: Page) -> Result<Paged<CommunicationSource>, ListError> {
         Ok(self.repo.list(page)?)
     }
 

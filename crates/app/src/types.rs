@@ -2,12 +2,11 @@
 
 use std::sync::Arc;
 
-use omnichannel_domain::ports::{Clock, CommunicationTypeRepository, Paged};
+use omnichannel_domain::ports::{Clock, CommunicationTypeRepository, Page, Paged};
 use omnichannel_domain::{CommunicationType, TypeId, ValidationErrors};
 
 use crate::dictionary::{EntryInput, EntryPatch, parse_entry, patch_entry};
 use crate::error::{CreateError, DeleteError, GetError, ListError, UpdateError};
-use crate::page::parse_page;
 
 pub struct Types {
     repo: Arc<dyn CommunicationTypeRepository>,
@@ -41,12 +40,7 @@ impl Types {
         self.repo.get(id)?.ok_or(GetError::NotFound)
     }
 
-    pub fn list(
-        &self,
-        limit: Option<i64>,
-        offset: Option<i64>,
-    ) -> Result<Paged<CommunicationType>, ListError> {
-        let page = parse_page(limit, offset).map_err(ListError::Invalid)?;
+    pub fn list(&self, page: Page) -> Result<Paged<CommunicationType>, ListError> {
         Ok(self.repo.list(page)?)
     }
 

@@ -2,13 +2,12 @@
 
 use std::sync::Arc;
 
-use omnichannel_domain::ports::{Clock, Paged, UserFilter, UserRepository};
+use omnichannel_domain::ports::{Clock, Page, Paged, UserFilter, UserRepository};
 use omnichannel_domain::{
     Email, ExternalId, InvalidValue, PersonName, Phone, PushToken, User, UserId, ValidationErrors,
 };
 
 use crate::error::{CreateError, DeleteError, GetError, ListError, UpdateError};
-use crate::page::parse_page;
 
 /// The fields of a new client, as received.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -99,13 +98,7 @@ impl Users {
         self.repo.get(id)?.ok_or(GetError::NotFound)
     }
 
-    pub fn list(
-        &self,
-        filter: UserFilter,
-        limit: Option<i64>,
-        offset: Option<i64>,
-    ) -> Result<Paged<User>, ListError> {
-        let page = parse_page(limit, offset).map_err(ListError::Invalid)?;
+    pub fn list(&self, filter: UserFilter, page: Page) -> Result<Paged<User>, ListError> {
         let filter = UserFilter {
             q: filter.q.filter(|q| !q.trim().is_empty()),
         };
@@ -330,10 +323,10 @@ mod tests {
     }
 
     #[test]
-    fn list_validates_the_page_and_drops_a_blank_query() {
+    fn list_drops_a_blank_query() {
         let mut repo = MockUserRepository::new();
         repo.expect_list()
-            .withf(|filter, page| filter.q.is_none() && page.limit == 500)
+            .withf(|filter, _| filter.q.is_none())
             .times(1)
             .returning(|_, _| {
                 Ok(Paged {
@@ -345,10 +338,6 @@ mod tests {
         let blank = UserFilter {
             q: Some("  ".into()),
         };
-        assert!(users.list(blank, Some(1000), None).is_ok());
-        assert!(matches!(
-            users.list(UserFilter::default(), Some(0), None),
-            Err(ListError::Invalid(_))
-        ));
+        assert!(users.list(blank, Page::default()).is_ok());
     }
 }

@@ -156,3 +156,9 @@ pub trait RuleRepository: Send + Sync {
     /// `Ok(false)` when missing.
     fn delete(&self, department_id: DepartmentId, id: RuleId) -> Result<bool, RepoError>;
 }
+
+/// Whether the storage answers; `GET /health/ready` asks it.
+#[cfg_attr(feature = "mock", mockall::automock)]
+pub trait HealthCheck: Send + Sync {
+    fn ping(&self) -> Result<(), RepoError>;
+}

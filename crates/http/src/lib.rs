@@ -1,1 +1,63 @@
+//! The actix-web adapter: routes, extractors, problem answers and the OpenAPI document.
 
+use actix_web::body::{BoxBody, EitherBody, MessageBody};
+use actix_web::dev::ServiceResponse;
+use actix_web::middleware::{ErrorHandlerResponse, ErrorHandlers};
+use actix_web::web::{self, Data, ServiceConfig};
+use actix_web::{HttpResponse, http::header};
+use omnichannel_app::Services;
+
+pub mod admin;
+mod blocking;
+pub mod dto;
+pub mod extract;
+pub mod health;
+pub mod openapi;
+pub mod problem;
+mod respond;
+
+pub use extract::BodyLimit;
+pub use problem::ApiError;
+
+/// Mounts every route; the server adds the outer middleware.
+pub fn configure(services: Data<Services>) -> impl FnOnce(&mut ServiceConfig) {
+    move |cfg| {
+        cfg.app_data(services)
+            .app_data(BodyLimit::DEFAULT)
+            .app_data(web::PathConfig::default().error_handler(|_, _| ApiError::not_found().into()))
+            .service(health::live)
+            .service(health::ready)
+            .service(health::openapi)
+            .service(admin::scope())
+            .default_service(web::to(|| async {
+                Err::<HttpResponse, _>(ApiError::not_found())
+            }));
+    }
+}
+
+/// Turns an error answer made outside our handlers (a method the route does not
+/// have, a body actix refused) into a problem answer.
+pub fn problem_fallback<B: MessageBody + 'static>() -> ErrorHandlers<B> {
+    ErrorHandlers::new().default_handler(|response: ServiceResponse<B>| {
+        let is_problem = response
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .is_some_and(|v| v.as_bytes().starts_with(problem::CONTENT_TYPE.as_bytes()));
+        if is_problem {
+            return Ok(ErrorHandlerResponse::Response(
+                response.map_into_left_body(),
+            ));
+        }
+        let status = response.status();
+        let detail = match status.as_u16() {
+            404 => "The resource does not exist.",
+            405 => "The resource does not support this method.",
+            _ => "The request could not be served.",
+        };
+        let (request, _) = response.into_parts();
+        let answer = ApiError::new(status, detail).error_answer();
+        let response: ServiceResponse<EitherBody<B, BoxBody>> =
+            ServiceResponse::new(request, answer).map_into_right_body();
+        Ok(ErrorHandlerResponse::Response(response))
+    })
+}

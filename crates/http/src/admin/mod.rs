@@ -1,0 +1,80 @@
+//! The admin API, under `/api/admin/v1`.
+
+use actix_web::{Scope, web};
+use utoipa::OpenApi;
+
+pub mod departments;
+pub mod dictionaries;
+pub mod users;
+
+/// Every admin route. Authentication wraps this one scope.
+pub fn scope() -> Scope {
+    web::scope("/api/admin/v1")
+        .service(users::list_users)
+        .service(users::create_user)
+        .service(users::get_user)
+        .service(users::update_user)
+        .service(users::delete_user)
+        .service(users::get_availability)
+        .service(users::put_availability)
+        .service(dictionaries::list_types)
+        .service(dictionaries::create_type)
+        .service(dictionaries::get_type)
+        .service(dictionaries::update_type)
+        .service(dictionaries::delete_type)
+        .service(dictionaries::list_sources)
+        .service(dictionaries::create_source)
+        .service(dictionaries::get_source)
+        .service(dictionaries::update_source)
+        .service(dictionaries::delete_source)
+        .service(departments::list_departments)
+        .service(departments::create_department)
+        .service(departments::get_department)
+        .service(departments::update_department)
+        .service(departments::delete_department)
+        .service(departments::list_favorites)
+        .service(departments::replace_favorites)
+        .service(departments::add_favorite)
+        .service(departments::remove_favorite)
+        .service(departments::list_rules)
+        .service(departments::create_rule)
+        .service(departments::get_rule)
+        .service(departments::update_rule)
+        .service(departments::delete_rule)
+}
+
+#[derive(OpenApi)]
+#[openapi(paths(
+    users::list_users,
+    users::create_user,
+    users::get_user,
+    users::update_user,
+    users::delete_user,
+    users::get_availability,
+    users::put_availability,
+    dictionaries::list_types,
+    dictionaries::create_type,
+    dictionaries::get_type,
+    dictionaries::update_type,
+    dictionaries::delete_type,
+    dictionaries::list_sources,
+    dictionaries::create_source,
+    dictionaries::get_source,
+    dictionaries::update_source,
+    dictionaries::delete_source,
+    departments::list_departments,
+    departments::create_department,
+    departments::get_department,
+    departments::update_department,
+    departments::delete_department,
+    departments::list_favorites,
+    departments::replace_favorites,
+    departments::add_favorite,
+    departments::remove_favorite,
+    departments::list_rules,
+    departments::create_rule,
+    departments::get_rule,
+    departments::update_rule,
+    departments::delete_rule,
+))]
+pub struct AdminApi;

@@ -1,0 +1,16 @@
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse};
+use serde::Serialize;
+
+/// `201 Created` with the object, and its `Location`: the collection's path (the
+/// request's) followed by `id`.
+pub fn created(
+    req: &HttpRequest,
+    id: impl std::fmt::Display,
+    body: impl Serialize,
+) -> HttpResponse {
+    let location = format!("{}/{id}", req.path().trim_end_matches('/'));
+    HttpResponse::Created()
+        .insert_header((header::LOCATION, location))
+        .json(body)
+}
