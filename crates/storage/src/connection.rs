@@ -1,0 +1,90 @@
+//! One connection type for both backends, the pool's connection manager and
+//! the set-up each new connection gets.
+
+use diesel::connection::SimpleConnection;
+use diesel::r2d2::R2D2Connection;
+use diesel::{Connection, PgConnection, SqliteConnection};
+
+use crate::database_url::DatabaseUrl;
+
+/// A connection to either backend. Queries written against it run on both;
+/// dialect-only SQL matches on the variant.
+#[derive(diesel::MultiConnection)]
+pub enum DbConnection {
+    Sqlite(SqliteConnection),
+    Pg(PgConnection),
+}
+
+/// Opens connections of the backend the URL names (the derived `establish`
+/// would guess it by trying each backend in turn).
+pub(crate) struct ConnectionManager {
+    url: DatabaseUrl,
+}
+
+impl ConnectionManager {
+    pub(crate) fn new(url: DatabaseUrl) -> Self {
+        Self { url }
+    }
+}
+
+impl std::fmt::Debug for ConnectionManager {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConnectionManager")
+            .field("url", &self.url)
+            .finish()
+    }
+}
+
+impl r2d2::ManageConnection for ConnectionManager {
+    type Connection = DbConnection;
+    type Error = diesel::r2d2::Error;
+
+    fn connect(&self) -> Result<DbConnection, Self::Error> {
+        let connection = match &self.url {
+            DatabaseUrl::Sqlite(path) => {
+                SqliteConnection::establish(path).map(DbConnection::Sqlite)
+            }
+            DatabaseUrl::Postgres(url) => PgConnection::establish(url).map(DbConnection::Pg),
+        };
+        connection.map_err(diesel::r2d2::Error::ConnectionError)
+    }
+
+    fn is_valid(&self, conn: &mut DbConnection) -> Result<(), Self::Error> {
+        conn.ping().map_err(diesel::r2d2::Error::QueryError)
+    }
+
+    fn has_broken(&self, conn: &mut DbConnection) -> bool {
+        conn.is_broken()
+    }
+}
+
+/// Set-up of every new connection. SQLite: write-ahead log, wait for locks
+/// instead of failing, enforce foreign keys. PostgreSQL: times in UTC.
+#[derive(Debug)]
+pub(crate) struct SessionSetup;
+
+impl r2d2::CustomizeConnection<DbConnection, diesel::r2d2::Error> for SessionSetup {
+    fn on_acquire(&self, conn: &mut DbConnection) -> Result<(), diesel::r2d2::Error> {
+        let setup = match conn {
+            DbConnection::Sqlite(_) => {
+                "PRAGMA busy_timeout = 5000;
+                 PRAGMA journal_mode = WAL;
+                 PRAGMA synchronous = NORMAL;
+                 PRAGMA foreign_keys = ON;"
+            }
+            DbConnection::Pg(_) => "SET TIME ZONE 'UTC';",
+        };
+        conn.batch_execute(setup)
+            .map_err(diesel::r2d2::Error::QueryError)
+    }
+}
+
+/// Logs what the pool cannot report to a caller (a failed background connect).
+#[derive(Debug)]
+pub(crate) struct LogPoolError;
+
+impl r2d2::HandleError<diesel::r2d2::Error> for LogPoolError {
+    fn handle_error(&self, error: diesel::r2d2::Error) {
+        tracing::warn!(error = %error, "opening a database connection failed");
+    }
+}

@@ -1,0 +1,313 @@
+//! Rows to domain types and back. A stored value the domain refuses is an
+//! error, never replaced by a default.
+
+use std::fmt::Display;
+
+use chrono::{DateTime, NaiveDateTime, SubsecRound, Utc};
+use omnichannel_domain::ports::RepoError;
+use omnichannel_domain::{
+    Availability, AvailabilityStatus, Code, CommunicationSource, CommunicationType, Department,
+    DictionaryStatus, Email, ExternalId, FavoriteSource, Name, PersonName, Phone, PushToken, Rule,
+    RuleLimit, SourceKind, TimeUnit, User,
+};
+use uuid::Uuid;
+
+use crate::error::unexpected;
+use crate::rows::{
+    AvailabilityRow, CommunicationSourceRow, CommunicationTypeRow, DepartmentRow,
+    FavoriteSourceRow, RuleRow, UserRow,
+};
+
+/// Separates the fields of `users.search_text`, so that a query does not match
+/// across two of them.
+const SEARCH_SEPARATOR: &str = "\u{1f}";
+
+/// A UUID as stored: hyphenated, lower case.
+pub(crate) fn db_id(id: impl Into<Uuid>) -> String {
+    id.into().hyphenated().to_string()
+}
+
+/// A time as stored: UTC, cut to microseconds, the precision both backends keep.
+pub(crate) fn db_time(time: DateTime<Utc>) -> NaiveDateTime {
+    time.naive_utc().trunc_subsecs(6)
+}
+
+fn db_time_opt(time: Option<DateTime<Utc>>) -> Option<NaiveDateTime> {
+    time.map(db_time)
+}
+
+fn domain_time(time: NaiveDateTime) -> DateTime<Utc> {
+    time.and_utc()
+}
+
+/// The lower-cased text the users' `q` filter searches.
+pub(crate) fn search_text(user: &User) -> String {
+    [
+        Some(user.first_name.as_str()),
+        Some(user.last_name.as_str()),
+        user.phone.as_ref().map(Phone::as_str),
+        user.email.as_ref().map(Email::as_str),
+        user.external_id.as_ref().map(ExternalId::as_str),
+    ]
+    .into_iter()
+    .flatten()
+    .map(str::to_lowercase)
+    .collect::<Vec<_>>()
+    .join(SEARCH_SEPARATOR)
+}
+
+/// A stored value of `row` that does not parse.
+fn invalid(column: &str, row: &str, error: impl Display) -> RepoError {
+    unexpected(anyhow::anyhow!(
+        "the stored {column} of {row} is invalid: {error}"
+    ))
+}
+
+/// Parses the stored columns of one row, naming the row in errors.
+struct Columns<'a> {
+    row: &'a str,
+}
+
+impl<'a> Columns<'a> {
+    fn of(row: &'a str) -> Self {
+        Self { row }
+    }
+
+    fn id<T: From<Uuid>>(&self, column: &str, value: &str) -> Result<T, RepoError> {
+        self.value(column, Uuid::parse_str(value).map(T::from))
+    }
+
+    fn value<T, E: Display>(&self, column: &str, parsed: Result<T, E>) -> Result<T, RepoError> {
+        parsed.map_err(|error| invalid(column, self.row, error))
+    }
+
+    fn optional<T, E: Display>(
+        &self,
+        column: &str,
+        value: Option<String>,
+        parse: impl FnOnce(String) -> Result<T, E>,
+    ) -> Result<Option<T>, RepoError> {
+        value
+            .map(|value| self.value(column, parse(value)))
+            .transpose()
+    }
+}
+
+impl UserRow {
+    pub(crate) fn from_domain(user: &User) -> Self {
+        Self {
+            id: db_id(user.id),
+            first_name: user.first_name.as_str().to_owned(),
+            last_name: user.last_name.as_str().to_owned(),
+            phone: user.phone.as_ref().map(|v| v.as_str().to_owned()),
+            email: user.email.as_ref().map(|v| v.as_str().to_owned()),
+            push_token: user.push_token.as_ref().map(|v| v.as_str().to_owned()),
+            external_id: user.external_id.as_ref().map(|v| v.as_str().to_owned()),
+            search_text: search_text(user),
+            created_at: db_time(user.created_at),
+            updated_at: db_time(user.updated_at),
+        }
+    }
+
+    pub(crate) fn into_domain(self) -> Result<User, RepoError> {
+        let row = format!("user {}", self.id);
+        let c = Columns::of(&row);
+        Ok(User {
+            id: c.id("users.id", &self.id)?,
+            first_name: c.value("users.first_name", PersonName::parse(self.first_name))?,
+            last_name: c.value("users.last_name", PersonName::parse(self.last_name))?,
+            phone: c.optional("users.phone", self.phone, Phone::parse)?,
+            email: c.optional("users.email", self.email, Email::parse)?,
+            push_token: c.optional("users.push_token", self.push_token, PushToken::parse)?,
+            external_id: c.optional("users.external_id", self.external_id, ExternalId::parse)?,
+            created_at: domain_time(self.created_at),
+            updated_at: domain_time(self.updated_at),
+        })
+    }
+}
+
+impl AvailabilityRow {
+    pub(crate) fn from_domain(availability: &Availability) -> Self {
+        Self {
+            user_id: db_id(availability.user_id()),
+            status: availability.status().as_str().to_owned(),
+            blocked_from: db_time_opt(availability.blocked_from()),
+            blocked_to: db_time_opt(availability.blocked_to()),
+        }
+    }
+
+    pub(crate) fn into_domain(self) -> Result<Availability, RepoError> {
+        let row = format!("the availability of user {}", self.user_id);
+        let c = Columns::of(&row);
+        let availability = Availability::new(
+            c.id("user_availability.user_id", &self.user_id)?,
+            c.value(
+                "user_availability.status",
+                AvailabilityStatus::parse(&self.status),
+            )?,
+            self.blocked_from.map(domain_time),
+            self.blocked_to.map(domain_time),
+        );
+        c.value("user_availability.blocked_to", availability)
+    }
+}
+
+impl CommunicationTypeRow {
+    pub(crate) fn from_domain(item: &CommunicationType) -> Self {
+        Self {
+            id: db_id(item.id),
+            code: item.code.as_str().to_owned(),
+            name: item.name.as_str().to_owned(),
+            status: item.status.as_str().to_owned(),
+            created_at: db_time(item.created_at),
+            updated_at: db_time(item.updated_at),
+        }
+    }
+
+    pub(crate) fn into_domain(self) -> Result<CommunicationType, RepoError> {
+        let row = format!("communication type {}", self.id);
+        let c = Columns::of(&row);
+        Ok(CommunicationType {
+            id: c.id("communication_types.id", &self.id)?,
+            code: c.value("communication_types.code", Code::parse(self.code))?,
+            name: c.value("communication_types.name", Name::parse(self.name))?,
+            status: c.value(
+                "communication_types.status",
+                DictionaryStatus::parse(&self.status),
+            )?,
+            created_at: domain_time(self.created_at),
+            updated_at: domain_time(self.updated_at),
+        })
+    }
+}
+
+impl CommunicationSourceRow {
+    pub(crate) fn from_domain(item: &CommunicationSource) -> Self {
+        Self {
+            id: db_id(item.id),
+            code: item.code.as_str().to_owned(),
+            name: item.name.as_str().to_owned(),
+            kind: item.kind.as_str().to_owned(),
+            status: item.status.as_str().to_owned(),
+            created_at: db_time(item.created_at),
+            updated_at: db_time(item.updated_at),
+        }
+    }
+
+    pub(crate) fn into_domain(self) -> Result<CommunicationSource, RepoError> {
+        let row = format!("communication source {}", self.id);
+        let c = Columns::of(&row);
+        Ok(CommunicationSource {
+            id: c.id("communication_sources.id", &self.id)?,
+            code: c.value("communication_sources.code", Code::parse(self.code))?,
+            name: c.value("communication_sources.name", Name::parse(self.name))?,
+            kind: c.value("communication_sources.kind", SourceKind::parse(&self.kind))?,
+            status: c.value(
+                "communication_sources.status",
+                DictionaryStatus::parse(&self.status),
+            )?,
+            created_at: domain_time(self.created_at),
+            updated_at: domain_time(self.updated_at),
+        })
+    }
+}
+
+impl DepartmentRow {
+    pub(crate) fn from_domain(item: &Department) -> Self {
+        Self {
+            id: db_id(item.id),
+            name: item.name.as_str().to_owned(),
+            created_at: db_time(item.created_at),
+            updated_at: db_time(item.updated_at),
+        }
+    }
+
+    pub(crate) fn into_domain(self) -> Result<Department, RepoError> {
+        let row = format!("department {}", self.id);
+        let c = Columns::of(&row);
+        Ok(Department {
+            id: c.id("departments.id", &self.id)?,
+            name: c.value("departments.name", Name::parse(self.name))?,
+            created_at: domain_time(self.created_at),
+            updated_at: domain_time(self.updated_at),
+        })
+    }
+}
+
+impl FavoriteSourceRow {
+    pub(crate) fn from_domain(item: &FavoriteSource) -> Self {
+        Self {
+            department_id: db_id(item.department_id),
+            communication_type_id: db_id(item.type_id),
+            communication_source_id: db_id(item.source_id),
+            priority: item.priority,
+        }
+    }
+
+    pub(crate) fn into_domain(self) -> Result<FavoriteSource, RepoError> {
+        let row = format!(
+            "favourite source {}/{}/{}",
+            self.department_id, self.communication_type_id, self.communication_source_id
+        );
+        let c = Columns::of(&row);
+        Ok(FavoriteSource {
+            department_id: c.id("favorite_sources.department_id", &self.department_id)?,
+            type_id: c.id(
+                "favorite_sources.communication_type_id",
+                &self.communication_type_id,
+            )?,
+            source_id: c.id(
+                "favorite_sources.communication_source_id",
+                &self.communication_source_id,
+            )?,
+            priority: c.value(
+                "favorite_sources.priority",
+                FavoriteSource::parse_priority(i64::from(self.priority)),
+            )?,
+        })
+    }
+}
+
+impl RuleRow {
+    pub(crate) fn from_domain(rule: &Rule) -> Result<Self, RepoError> {
+        let count = |value: u32| {
+            i32::try_from(value).map_err(|_| unexpected(anyhow::anyhow!("{value} is out of range")))
+        };
+        Ok(Self {
+            id: db_id(rule.id),
+            department_id: db_id(rule.department_id),
+            communication_type_id: rule.type_id.map(db_id),
+            limit_per_unit: count(rule.limit.limit_per_unit())?,
+            unit: rule.limit.unit().as_str().to_owned(),
+            units_count: count(rule.limit.units_count())?,
+            created_at: db_time(rule.created_at),
+            updated_at: db_time(rule.updated_at),
+        })
+    }
+
+    pub(crate) fn into_domain(self) -> Result<Rule, RepoError> {
+        let row = format!("rule {}", self.id);
+        let c = Columns::of(&row);
+        let unit = c.value("department_rules.unit", TimeUnit::parse(&self.unit))?;
+        let limit = c.value(
+            "department_rules.limit_per_unit",
+            RuleLimit::new(
+                i64::from(self.limit_per_unit),
+                unit,
+                i64::from(self.units_count),
+            ),
+        )?;
+        Ok(Rule {
+            id: c.id("department_rules.id", &self.id)?,
+            department_id: c.id("department_rules.department_id", &self.department_id)?,
+            type_id: self
+                .communication_type_id
+                .as_deref()
+                .map(|id| c.id("department_rules.communication_type_id", id))
+                .transpose()?,
+            limit,
+            created_at: domain_time(self.created_at),
+            updated_at: domain_time(self.updated_at),
+        })
+    }
+}

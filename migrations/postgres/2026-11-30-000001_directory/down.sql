@@ -1,0 +1,7 @@
+DROP TABLE department_rules;
+DROP TABLE favorite_sources;
+DROP TABLE departments;
+DROP TABLE communication_sources;
+DROP TABLE communication_types;
+DROP TABLE user_availability;
+DROP TABLE users;
