@@ -1,1 +1,17 @@
+//! End-to-end tests of omnichannel: the real service on a free port, each test on
+//! a fresh SQLite and a fresh PostgreSQL database. One test binary for them all.
 
+#[cfg(test)]
+mod admin_departments;
+#[cfg(test)]
+mod admin_dictionaries;
+#[cfg(test)]
+mod admin_users;
+#[cfg(test)]
+mod api;
+#[cfg(test)]
+mod conventions;
+#[cfg(test)]
+mod db;
+#[cfg(test)]
+mod repository_contract;

@@ -1,1 +1,7 @@
+//! The `omnichannel` binary's library: configuration, CLI and wiring, so that the
+//! end-to-end tests start exactly what the binary starts.
 
+pub mod cli;
+pub mod config;
+pub mod startup;
+pub mod telemetry;

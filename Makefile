@@ -1,0 +1,43 @@
+# omnichannel — `make run` serves on SQLite; `make test` runs every check CI runs.
+
+CARGO_TARGET_DIR ?= /var/tmp/omnichannel-target
+export CARGO_TARGET_DIR
+# The PostgreSQL server the tests create their databases on.
+OMNICHANNEL_TEST_POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/postgres
+export OMNICHANNEL_TEST_POSTGRES_URL
+
+.PHONY: run build test fmt-check lint layering unit e2e fmt
+
+run:
+	cargo run --release --bin omnichannel -- serve
+
+build:
+	cargo build --release --bin omnichannel
+
+test: fmt-check lint layering e2e
+
+fmt-check:
+	cargo fmt --all -- --check
+
+lint:
+	cargo clippy --workspace --all-targets --all-features -- -D warnings
+
+# The domain knows neither the database nor the web framework: neither crate may be
+# anywhere in its dependency tree (`cargo tree -i` would show the path to it).
+layering:
+	@tree=$$(cargo tree -p omnichannel-domain --all-features -e normal,build --prefix none) || exit 1; \
+	for dep in diesel actix-web; do \
+		if echo "$$tree" | grep -q "^$$dep v"; then \
+			echo "omnichannel-domain depends on $$dep:"; \
+			cargo tree -p omnichannel-domain --all-features -e normal,build -i $$dep; exit 1; \
+		fi; \
+	done; \
+	echo "layering: omnichannel-domain depends on neither diesel nor actix-web"
+
+# Every test of the workspace: domain, application and HTTP unit tests, and the
+# end-to-end suite, which runs each test on SQLite and on PostgreSQL.
+e2e:
+	cargo nextest run --workspace --all-features --no-fail-fast
+
+fmt:
+	cargo fmt --all
