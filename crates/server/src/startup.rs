@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::web::Data;
+use actix_web::middleware::Logger;
 use actix_web::{App, HttpServer};
 use anyhow::Context;
 use omnichannel_app::{Services, SystemClock};
@@ -41,6 +42,8 @@ impl Application {
         let server = HttpServer::new(move || {
             App::new()
                 .wrap(omnichannel_http::problem_fallback())
+                // One line a request, inside the request's span.
+                .wrap(Logger::new("%r %s %b bytes %D ms"))
                 .wrap(TracingLogger::default())
                 .configure(omnichannel_http::configure(services.clone()))
         })
