@@ -78,3 +78,15 @@ id_type!(
     /// One communication, sent or not.
     CommunicationId
 );
+id_type!(
+    /// An operator: an account of the admin API.
+    AdminId
+);
+id_type!(
+    /// A key of the public API.
+    ApiKeyId
+);
+id_type!(
+    /// One login: every refresh token rotated from one another shares it.
+    TokenFamilyId
+);

@@ -1,6 +1,7 @@
 //! The omnichannel domain: entities, validated values, policies and the ports that
 //! adapters implement. Nothing here does IO; time comes in as an argument.
 
+pub mod auth;
 pub mod availability;
 pub mod communication;
 pub mod department;
@@ -16,7 +17,10 @@ pub use availability::{Availability, AvailabilityStatus};
 pub use communication::CommunicationStatus;
 pub use department::{Department, FavoriteSource, Rule, RuleLimit, TimeUnit};
 pub use dictionary::{CommunicationSource, CommunicationType, DictionaryStatus, SourceKind};
-pub use ids::{CommunicationId, DepartmentId, RuleId, SourceId, TypeId, UserId};
+pub use ids::{
+    AdminId, ApiKeyId, CommunicationId, DepartmentId, RuleId, SourceId, TokenFamilyId, TypeId,
+    UserId,
+};
 pub use user::User;
 pub use validation::{FieldError, InvalidValue, ValidationErrors};
 pub use values::{Code, Email, ExternalId, Message, Name, PersonName, Phone, PushToken};

@@ -5,10 +5,13 @@
 
 use chrono::{DateTime, Utc};
 
+use crate::auth::{Admin, ApiKey, RefreshToken};
 use crate::availability::Availability;
 use crate::department::{Department, FavoriteSource, Rule};
 use crate::dictionary::{CommunicationSource, CommunicationType};
-use crate::ids::{DepartmentId, RuleId, SourceId, TypeId, UserId};
+use crate::ids::{
+    AdminId, ApiKeyId, DepartmentId, RuleId, SourceId, TokenFamilyId, TypeId, UserId,
+};
 use crate::user::User;
 
 /// How an adapter reports a failure.
@@ -72,6 +75,8 @@ pub trait UserRepository: Send + Sync {
     fn insert(&self, user: &User) -> Result<(), RepoError>;
     fn get(&self, id: UserId) -> Result<Option<User>, RepoError>;
     fn list(&self, filter: &UserFilter, page: Page) -> Result<Paged<User>, RepoError>;
+    /// The user with this external id, if any.
+    fn find_by_external_id(&self, external_id: &str) -> Result<Option<User>, RepoError>;
     /// `Ok(false)` when there is no such user; `Conflict` as for `insert`.
     fn update(&self, user: &User) -> Result<bool, RepoError>;
     /// `Ok(false)` when there is no such user; `Referenced` while communications
@@ -161,4 +166,96 @@ pub trait RuleRepository: Send + Sync {
 #[cfg_attr(feature = "mock", mockall::automock)]
 pub trait HealthCheck: Send + Sync {
     fn ping(&self) -> Result<(), RepoError>;
+}
+
+/// How deleting an operator went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AdminDeletion {
+    Deleted,
+    NotFound,
+    /// Refused: it is the only operator left.
+    LastOne,
+}
+
+#[cfg_attr(feature = "mock", mockall::automock)]
+pub trait AdminRepository: Send + Sync {
+    /// `Conflict("username")` when the username is taken.
+    fn insert(&self, admin: &Admin) -> Result<(), RepoError>;
+    /// Inserts `admin` only when there is no operator at all; `Ok(false)` when
+    /// there was one (or another process inserted one at the same time).
+    fn insert_first(&self, admin: &Admin) -> Result<bool, RepoError>;
+    fn get(&self, id: AdminId) -> Result<Option<Admin>, RepoError>;
+    /// `username` is already in lower case.
+    fn find_by_username(&self, username: &str) -> Result<Option<Admin>, RepoError>;
+    fn list(&self, page: Page) -> Result<Paged<Admin>, RepoError>;
+    /// Deletes the operator and its refresh tokens unless it is the last one,
+    /// atomically: two concurrent deletions never leave no operator.
+    fn delete_unless_last(&self, id: AdminId) -> Result<AdminDeletion, RepoError>;
+    /// Sets the password hash and revokes every refresh token of the operator,
+    /// in one transaction; `Ok(false)` when there is no such operator.
+    fn change_password(
+        &self,
+        id: AdminId,
+        password_hash: &str,
+        at: DateTime<Utc>,
+    ) -> Result<bool, RepoError>;
+}
+
+#[cfg_attr(feature = "mock", mockall::automock)]
+pub trait RefreshTokenRepository: Send + Sync {
+    /// Stores the token and drops every token that expired before it was made.
+    fn insert(&self, token: &RefreshToken) -> Result<(), RepoError>;
+    fn find(&self, token_hash: &str) -> Result<Option<RefreshToken>, RepoError>;
+    /// Marks the token used at `at` if it is still unused, unrevoked and
+    /// unexpired; `Ok(false)` when another request got there first.
+    fn mark_used(&self, token_hash: &str, at: DateTime<Utc>) -> Result<bool, RepoError>;
+    /// Revokes every token of the family that is not revoked yet.
+    fn revoke_family(&self, family_id: TokenFamilyId, at: DateTime<Utc>) -> Result<(), RepoError>;
+}
+
+#[cfg_attr(feature = "mock", mockall::automock)]
+pub trait LoginAttemptRepository: Send + Sync {
+    /// Records a failed login and drops the failures of every username older
+    /// than `forget_before`.
+    fn record_failure(
+        &self,
+        username: &str,
+        at: DateTime<Utc>,
+        forget_before: DateTime<Utc>,
+    ) -> Result<(), RepoError>;
+    /// The failures of `username` after `since`.
+    fn failures_since(
+        &self,
+        username: &str,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<DateTime<Utc>>, RepoError>;
+    /// Forgets the failures of `username` (after a successful login).
+    fn clear(&self, username: &str) -> Result<(), RepoError>;
+}
+
+#[cfg_attr(feature = "mock", mockall::automock)]
+pub trait ApiKeyRepository: Send + Sync {
+    /// `Conflict("api_key")` if the public key is taken.
+    fn insert(&self, key: &ApiKey) -> Result<(), RepoError>;
+    /// The key with this public part, unless revoked.
+    fn find_active(&self, api_key: &str) -> Result<Option<ApiKey>, RepoError>;
+    /// The keys that are not revoked, newest first.
+    fn list(&self, page: Page) -> Result<Paged<ApiKey>, RepoError>;
+    /// `Ok(false)` when there is no such key or it is revoked already.
+    fn revoke(&self, id: ApiKeyId, at: DateTime<Utc>) -> Result<bool, RepoError>;
+    /// Sets `last_used_at` to `at` unless it is already after `unless_after`
+    /// (so a busy key is not written on every request).
+    fn touch(
+        &self,
+        id: ApiKeyId,
+        at: DateTime<Utc>,
+        unless_after: DateTime<Utc>,
+    ) -> Result<(), RepoError>;
+}
+
+#[cfg_attr(feature = "mock", mockall::automock)]
+pub trait SettingRepository: Send + Sync {
+    /// The value stored under `name`; stores `candidate` first when there is
+    /// none, so that every process on one database agrees on the value.
+    fn get_or_insert(&self, name: &str, candidate: &str) -> Result<String, RepoError>;
 }
