@@ -61,10 +61,12 @@ pub(crate) fn delete_error(error: DieselError) -> RepoError {
 }
 
 /// Whether a unique violation is about `column`: PostgreSQL names the
-/// constraint (`users_external_id_key`), SQLite the column
-/// (`UNIQUE constraint failed: users.external_id`).
+/// constraint (`users_external_id_key`; every unique constraint is named
+/// `<table>_<column>_key`), SQLite the column
+/// (`UNIQUE constraint failed: users.external_id`). The whole suffix is
+/// matched, so that `api_key` does not match the primary key `api_keys_pkey`.
 pub(crate) fn violates_unique(info: &dyn DatabaseErrorInformation, column: &str) -> bool {
     info.constraint_name()
-        .is_some_and(|name| name.contains(column))
+        .is_some_and(|name| name.ends_with(&format!("_{column}_key")))
         || info.message().contains(&format!(".{column}"))
 }

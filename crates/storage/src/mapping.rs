@@ -4,6 +4,7 @@
 use std::fmt::Display;
 
 use chrono::{DateTime, NaiveDateTime, SubsecRound, Utc};
+use omnichannel_domain::auth::{Admin, ApiKey, RefreshToken, Username};
 use omnichannel_domain::ports::RepoError;
 use omnichannel_domain::{
     Availability, AvailabilityStatus, Code, CommunicationSource, CommunicationType, Department,
@@ -14,8 +15,8 @@ use uuid::Uuid;
 
 use crate::error::unexpected;
 use crate::rows::{
-    AvailabilityRow, CommunicationSourceRow, CommunicationTypeRow, DepartmentRow,
-    FavoriteSourceRow, RuleRow, UserRow,
+    AdminRow, ApiKeyRow, AvailabilityRow, CommunicationSourceRow, CommunicationTypeRow,
+    DepartmentRow, FavoriteSourceRow, RefreshTokenRow, RuleRow, UserRow,
 };
 
 /// Separates the fields of `users.search_text`, so that a query does not match
@@ -36,7 +37,7 @@ fn db_time_opt(time: Option<DateTime<Utc>>) -> Option<NaiveDateTime> {
     time.map(db_time)
 }
 
-fn domain_time(time: NaiveDateTime) -> DateTime<Utc> {
+pub(crate) fn domain_time(time: NaiveDateTime) -> DateTime<Utc> {
     time.and_utc()
 }
 
@@ -308,6 +309,89 @@ impl RuleRow {
             limit,
             created_at: domain_time(self.created_at),
             updated_at: domain_time(self.updated_at),
+        })
+    }
+}
+
+impl AdminRow {
+    pub(crate) fn from_domain(admin: &Admin) -> Self {
+        Self {
+            id: db_id(admin.id),
+            username: admin.username.as_str().to_owned(),
+            password_hash: admin.password_hash.clone(),
+            created_at: db_time(admin.created_at),
+            updated_at: db_time(admin.updated_at),
+        }
+    }
+
+    pub(crate) fn into_domain(self) -> Result<Admin, RepoError> {
+        let row = format!("admin {}", self.id);
+        let c = Columns::of(&row);
+        let username = c.value("admins.username", Username::parse(&self.username))?;
+        if username.as_str() != self.username {
+            return Err(invalid("admins.username", &row, "it is not in lower case"));
+        }
+        Ok(Admin {
+            id: c.id("admins.id", &self.id)?,
+            username,
+            password_hash: self.password_hash,
+            created_at: domain_time(self.created_at),
+            updated_at: domain_time(self.updated_at),
+        })
+    }
+}
+
+impl RefreshTokenRow {
+    pub(crate) fn from_domain(token: &RefreshToken) -> Self {
+        Self {
+            token_hash: token.token_hash.clone(),
+            admin_id: db_id(token.admin_id),
+            family_id: db_id(token.family_id),
+            created_at: db_time(token.created_at),
+            expires_at: db_time(token.expires_at),
+            used_at: db_time_opt(token.used_at),
+            revoked_at: db_time_opt(token.revoked_at),
+        }
+    }
+
+    pub(crate) fn into_domain(self) -> Result<RefreshToken, RepoError> {
+        // The hash is a credential of sorts: errors name the family instead.
+        let row = format!("a refresh token of family {}", self.family_id);
+        let c = Columns::of(&row);
+        Ok(RefreshToken {
+            token_hash: self.token_hash,
+            admin_id: c.id("refresh_tokens.admin_id", &self.admin_id)?,
+            family_id: c.id("refresh_tokens.family_id", &self.family_id)?,
+            created_at: domain_time(self.created_at),
+            expires_at: domain_time(self.expires_at),
+            used_at: self.used_at.map(domain_time),
+            revoked_at: self.revoked_at.map(domain_time),
+        })
+    }
+}
+
+impl ApiKeyRow {
+    pub(crate) fn from_domain(key: &ApiKey) -> Self {
+        Self {
+            id: db_id(key.id),
+            name: key.name.as_str().to_owned(),
+            api_key: key.key.clone(),
+            secret_hash: key.secret_hash.clone(),
+            created_at: db_time(key.created_at),
+            last_used_at: db_time_opt(key.last_used_at),
+        }
+    }
+
+    pub(crate) fn into_domain(self) -> Result<ApiKey, RepoError> {
+        let row = format!("API key {}", self.id);
+        let c = Columns::of(&row);
+        Ok(ApiKey {
+            id: c.id("api_keys.id", &self.id)?,
+            name: c.value("api_keys.name", Name::parse(self.name))?,
+            key: self.api_key,
+            secret_hash: self.secret_hash,
+            created_at: domain_time(self.created_at),
+            last_used_at: self.last_used_at.map(domain_time),
         })
     }
 }

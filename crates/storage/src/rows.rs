@@ -5,8 +5,8 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use crate::schema::{
-    communication_sources, communication_types, department_rules, departments, favorite_sources,
-    user_availability, users,
+    admins, api_keys, communication_sources, communication_types, department_rules, departments,
+    favorite_sources, login_failures, refresh_tokens, settings, user_availability, users,
 };
 
 #[derive(Debug, Queryable, Selectable, Insertable, AsChangeset)]
@@ -91,4 +91,55 @@ pub(crate) struct RuleRow {
     #[diesel(skip_update)]
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+}
+
+#[derive(Debug, Queryable, Selectable, Insertable)]
+#[diesel(table_name = admins)]
+pub(crate) struct AdminRow {
+    pub id: String,
+    pub username: String,
+    pub password_hash: String,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+#[derive(Debug, Queryable, Selectable, Insertable)]
+#[diesel(table_name = refresh_tokens)]
+pub(crate) struct RefreshTokenRow {
+    pub token_hash: String,
+    pub admin_id: String,
+    pub family_id: String,
+    pub created_at: NaiveDateTime,
+    pub expires_at: NaiveDateTime,
+    pub used_at: Option<NaiveDateTime>,
+    pub revoked_at: Option<NaiveDateTime>,
+}
+
+/// A new failure; the database numbers it.
+#[derive(Debug, Insertable)]
+#[diesel(table_name = login_failures)]
+pub(crate) struct NewLoginFailureRow<'a> {
+    pub username: &'a str,
+    pub failed_at: NaiveDateTime,
+}
+
+/// A key as the domain sees it: `revoked_at` stays in the table, and a new
+/// key is not revoked.
+#[derive(Debug, Queryable, Selectable, Insertable)]
+#[diesel(table_name = api_keys)]
+pub(crate) struct ApiKeyRow {
+    pub id: String,
+    pub name: String,
+    pub api_key: String,
+    pub secret_hash: String,
+    pub created_at: NaiveDateTime,
+    pub last_used_at: Option<NaiveDateTime>,
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = settings)]
+pub(crate) struct NewSettingRow<'a> {
+    pub name: &'a str,
+    pub value: &'a str,
+    pub created_at: NaiveDateTime,
 }

@@ -1,11 +1,16 @@
 //! `Store`'s implementation of each repository port, one file per port.
 
+mod admins;
+mod api_keys;
 mod availability;
 mod communication_sources;
 mod communication_types;
 mod departments;
 mod favorite_sources;
+mod login_attempts;
+mod refresh_tokens;
 mod rules;
+mod settings;
 mod users;
 
 use diesel::result::Error as DieselError;

@@ -83,6 +83,18 @@ impl UserRepository for Store {
         paged(fetched, UserRow::into_domain)
     }
 
+    fn find_by_external_id(&self, external_id: &str) -> Result<Option<User>, RepoError> {
+        let row = self.with_conn(|conn| {
+            users::table
+                .filter(users::external_id.eq(external_id))
+                .select(UserRow::as_select())
+                .first(conn)
+                .optional()
+                .map_err(unexpected)
+        })?;
+        row.map(UserRow::into_domain).transpose()
+    }
+
     fn update(&self, user: &User) -> Result<bool, RepoError> {
         let row = UserRow::from_domain(user);
         self.with_conn(|conn| {
