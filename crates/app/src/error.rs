@@ -55,6 +55,9 @@ pub enum DeleteError {
     /// Other rows still use it: block it instead.
     #[error("still referenced")]
     Referenced,
+    /// A rule of the resource forbids it; the payload says which.
+    #[error("{0}")]
+    Refused(&'static str),
     #[error(transparent)]
     Unexpected(anyhow::Error),
 }

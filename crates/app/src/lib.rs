@@ -1,6 +1,7 @@
 //! The use cases of omnichannel. Each service holds the ports it needs and turns
 //! raw input into validated domain values, naming every invalid field.
 
+pub mod auth;
 pub mod availability;
 pub mod clock;
 pub mod departments;
@@ -17,4 +18,4 @@ pub mod users;
 pub use clock::SystemClock;
 pub use error::{CreateError, DeleteError, GetError, ListError, UpdateError};
 pub use page::parse_page;
-pub use services::{Services, Storage};
+pub use services::{AuthSettings, Services, Storage};

@@ -2,11 +2,20 @@
 
 use std::sync::Arc;
 
+use chrono::Duration;
+use omnichannel_domain::auth::LoginThrottle;
 use omnichannel_domain::ports::{
-    AvailabilityRepository, Clock, CommunicationSourceRepository, CommunicationTypeRepository,
-    DepartmentRepository, FavoriteSourceRepository, HealthCheck, RuleRepository, UserRepository,
+    AdminRepository, ApiKeyRepository, AvailabilityRepository, Clock,
+    CommunicationSourceRepository, CommunicationTypeRepository, DepartmentRepository,
+    FavoriteSourceRepository, HealthCheck, LoginAttemptRepository, RefreshTokenRepository,
+    RuleRepository, SettingRepository, UserRepository,
 };
 
+use crate::auth::api_keys::ApiKeys;
+use crate::auth::crypto::PasswordHasher;
+use crate::auth::operators::Operators;
+use crate::auth::sessions::{SessionParts, Sessions};
+use crate::auth::tokens::AccessTokens;
 use crate::availability::Availabilities;
 use crate::departments::Departments;
 use crate::favorites::Favorites;
@@ -24,6 +33,11 @@ pub trait Storage:
     + DepartmentRepository
     + FavoriteSourceRepository
     + RuleRepository
+    + AdminRepository
+    + RefreshTokenRepository
+    + LoginAttemptRepository
+    + ApiKeyRepository
+    + SettingRepository
     + HealthCheck
     + 'static
 {
@@ -37,9 +51,37 @@ impl<T> Storage for T where
         + DepartmentRepository
         + FavoriteSourceRepository
         + RuleRepository
+        + AdminRepository
+        + RefreshTokenRepository
+        + LoginAttemptRepository
+        + ApiKeyRepository
+        + SettingRepository
         + HealthCheck
         + 'static
 {
+}
+
+/// How operators authenticate.
+#[derive(Clone)]
+pub struct AuthSettings {
+    /// The HS256 key of access tokens.
+    pub jwt_secret: Vec<u8>,
+    pub issuer: String,
+    pub access_ttl: Duration,
+    pub refresh_ttl: Duration,
+    pub bcrypt_cost: u32,
+}
+
+impl std::fmt::Debug for AuthSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthSettings")
+            .field("jwt_secret", &"***")
+            .field("issuer", &self.issuer)
+            .field("access_ttl", &self.access_ttl)
+            .field("refresh_ttl", &self.refresh_ttl)
+            .field("bcrypt_cost", &self.bcrypt_cost)
+            .finish()
+    }
 }
 
 pub struct Services {
@@ -50,11 +92,21 @@ pub struct Services {
     pub departments: Departments,
     pub favorites: Favorites,
     pub rules: Rules,
+    pub sessions: Sessions,
+    pub operators: Operators,
+    pub api_keys: ApiKeys,
+    pub access_tokens: Arc<AccessTokens>,
     pub health: Arc<dyn HealthCheck>,
 }
 
 impl Services {
-    pub fn new<S: Storage>(storage: Arc<S>, clock: Arc<dyn Clock>) -> Self {
+    pub fn new<S: Storage>(storage: Arc<S>, clock: Arc<dyn Clock>, auth: &AuthSettings) -> Self {
+        let hasher = Arc::new(PasswordHasher::new(auth.bcrypt_cost));
+        let access_tokens = Arc::new(AccessTokens::new(
+            &auth.jwt_secret,
+            auth.issuer.clone(),
+            auth.access_ttl,
+        ));
         Self {
             users: Users::new(storage.clone(), clock.clone()),
             availability: Availabilities::new(storage.clone(), storage.clone()),
@@ -67,7 +119,25 @@ impl Services {
                 storage.clone(),
                 storage.clone(),
             ),
-            rules: Rules::new(storage.clone(), storage.clone(), storage.clone(), clock),
+            rules: Rules::new(
+                storage.clone(),
+                storage.clone(),
+                storage.clone(),
+                clock.clone(),
+            ),
+            sessions: Sessions::new(SessionParts {
+                admins: storage.clone(),
+                refresh_tokens: storage.clone(),
+                attempts: storage.clone(),
+                hasher: hasher.clone(),
+                access: access_tokens.clone(),
+                clock: clock.clone(),
+                refresh_ttl: auth.refresh_ttl,
+                throttle: LoginThrottle::default(),
+            }),
+            operators: Operators::new(storage.clone(), hasher, clock.clone()),
+            api_keys: ApiKeys::new(storage.clone(), clock),
+            access_tokens,
             health: storage,
         }
     }

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use omnichannel_domain::ports::{Clock, Page, Paged, UserFilter, UserRepository};
+use omnichannel_domain::ports::{Clock, Page, Paged, RepoError, UserFilter, UserRepository};
 use omnichannel_domain::{
     Email, ExternalId, InvalidValue, PersonName, Phone, PushToken, User, UserId, ValidationErrors,
 };
@@ -51,6 +51,13 @@ impl Users {
     }
 
     pub fn create(&self, input: NewUser) -> Result<User, CreateError> {
+        let user = self.parse(input).map_err(CreateError::Invalid)?;
+        self.repo.insert(&user)?;
+        Ok(user)
+    }
+
+    /// A new user from raw fields, naming every invalid one.
+    fn parse(&self, input: NewUser) -> Result<User, ValidationErrors> {
         let mut errors = ValidationErrors::new();
         let first_name = errors.check(
             "first_name",
@@ -76,10 +83,10 @@ impl Users {
         );
         let (Some(first_name), Some(last_name), true) = (first_name, last_name, errors.is_empty())
         else {
-            return Err(CreateError::Invalid(errors));
+            return Err(errors);
         };
         let now = self.clock.now();
-        let user = User {
+        Ok(User {
             id: UserId::generate(),
             first_name,
             last_name,
@@ -89,9 +96,50 @@ impl Users {
             external_id,
             created_at: now,
             updated_at: now,
-        };
-        self.repo.insert(&user)?;
-        Ok(user)
+        })
+    }
+
+    /// Creates or replaces the user with this external id: every field takes
+    /// the body's value (a left-out one is cleared). `true` when it was created.
+    pub fn upsert_by_external_id(
+        &self,
+        external_id: &str,
+        mut input: NewUser,
+    ) -> Result<(User, bool), UpdateError> {
+        if input
+            .external_id
+            .as_deref()
+            .is_some_and(|own| own != external_id)
+        {
+            return Err(UpdateError::Invalid(ValidationErrors::single(
+                "external_id",
+                "must be the external id of the path",
+            )));
+        }
+        input.external_id = Some(external_id.to_owned());
+        let fresh = self.parse(input).map_err(UpdateError::Invalid)?;
+        // Two attempts: a concurrent upsert may create the user between the
+        // lookup and the insert; the second attempt then updates it.
+        for _ in 0..2 {
+            match self.repo.find_by_external_id(external_id)? {
+                Some(existing) => {
+                    let user = User {
+                        id: existing.id,
+                        created_at: existing.created_at,
+                        ..fresh.clone()
+                    };
+                    if self.repo.update(&user)? {
+                        return Ok((user, false));
+                    }
+                }
+                None => match self.repo.insert(&fresh) {
+                    Ok(()) => return Ok((fresh, true)),
+                    Err(RepoError::Conflict("external_id")) => {}
+                    Err(error) => return Err(error.into()),
+                },
+            }
+        }
+        Err(UpdateError::Conflict("external_id"))
     }
 
     pub fn get(&self, id: UserId) -> Result<User, GetError> {
