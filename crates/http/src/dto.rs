@@ -475,3 +475,124 @@ impl From<PatchRule> for RulePatch {
         }
     }
 }
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Login {
+    pub username: String,
+    pub password: String,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RefreshBody {
+    pub refresh_token: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct TokenPairBody {
+    /// A JWT for `Authorization: Bearer`.
+    pub access_token: String,
+    /// Opaque; exchange it at `/auth/refresh` before the access token expires.
+    pub refresh_token: String,
+    /// `Bearer`.
+    pub token_type: &'static str,
+    /// Seconds the access token lives.
+    pub expires_in: u64,
+}
+
+impl From<omnichannel_app::auth::sessions::TokenPair> for TokenPairBody {
+    fn from(pair: omnichannel_app::auth::sessions::TokenPair) -> Self {
+        Self {
+            access_token: pair.access_token,
+            refresh_token: pair.refresh_token,
+            token_type: "Bearer",
+            expires_in: pair.expires_in,
+        }
+    }
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChangePassword {
+    pub current_password: String,
+    /// At least 12 characters.
+    pub new_password: String,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateOperator {
+    /// 1 to 64 of `a-z 0-9 . _ @ -`, kept in lower case.
+    pub username: String,
+    /// At least 12 characters.
+    pub password: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OperatorBody {
+    pub id: Uuid,
+    pub username: String,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<omnichannel_domain::auth::Admin> for OperatorBody {
+    fn from(admin: omnichannel_domain::auth::Admin) -> Self {
+        Self {
+            id: admin.id.into(),
+            username: admin.username.as_str().to_owned(),
+            created_at: admin.created_at,
+        }
+    }
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateApiKey {
+    pub name: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ApiKeyBody {
+    pub id: Uuid,
+    pub name: String,
+    /// The public half, sent as `X-Api-Key`.
+    pub api_key: String,
+    pub created_at: DateTime<Utc>,
+    pub last_used_at: Option<DateTime<Utc>>,
+}
+
+impl From<omnichannel_domain::auth::ApiKey> for ApiKeyBody {
+    fn from(key: omnichannel_domain::auth::ApiKey) -> Self {
+        Self {
+            id: key.id.into(),
+            name: key.name.into_inner(),
+            api_key: key.key,
+            created_at: key.created_at,
+            last_used_at: key.last_used_at,
+        }
+    }
+}
+
+/// A new API key with its secret, shown this once.
+#[derive(Serialize, ToSchema)]
+pub struct CreatedApiKeyBody {
+    pub id: Uuid,
+    pub name: String,
+    pub api_key: String,
+    /// Sent as `X-Api-Secret`; stored only as a hash, never shown again.
+    pub secret_api_key: String,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<omnichannel_app::auth::api_keys::CreatedKey> for CreatedApiKeyBody {
+    fn from(created: omnichannel_app::auth::api_keys::CreatedKey) -> Self {
+        Self {
+            id: created.key.id.into(),
+            name: created.key.name.into_inner(),
+            api_key: created.key.key,
+            secret_api_key: created.secret,
+            created_at: created.key.created_at,
+        }
+    }
+}

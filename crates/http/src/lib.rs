@@ -8,12 +8,14 @@ use actix_web::{HttpResponse, http::header};
 use omnichannel_app::Services;
 
 pub mod admin;
+pub mod auth;
 mod blocking;
 pub mod dto;
 pub mod extract;
 pub mod health;
 pub mod openapi;
 pub mod problem;
+pub mod public;
 mod respond;
 
 pub use extract::BodyLimit;
@@ -29,6 +31,7 @@ pub fn configure(services: Data<Services>) -> impl FnOnce(&mut ServiceConfig) {
             .service(health::ready)
             .service(health::openapi)
             .service(admin::scope())
+            .service(public::scope())
             .default_service(web::to(|| async {
                 Err::<HttpResponse, _>(ApiError::not_found())
             }));

@@ -1,7 +1,11 @@
-use utoipa::OpenApi;
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{OpenApi as Document, SecurityRequirement};
+use utoipa::{Modify, OpenApi};
 
 use crate::admin::AdminApi;
+use crate::auth::{API_KEY_HEADER, API_SECRET_HEADER};
 use crate::health;
+use crate::public::PublicApi;
 
 /// The OpenAPI 3 document, generated from the handlers and bodies.
 #[derive(OpenApi)]
@@ -11,8 +15,14 @@ use crate::health;
         description = "Self-hosted omnichannel communication service: clients, departments, policies and communications over SMS, messenger, e-mail and push."
     ),
     paths(health::live, health::ready),
-    nest((path = "/api/admin/v1", api = AdminApi)),
+    nest(
+        (path = "/api/admin/v1", api = AdminApi),
+        (path = "/api/public/v1", api = PublicApi),
+    ),
+    modifiers(&Security),
     tags(
+        (name = "auth", description = "Operators' logins and tokens"),
+        (name = "operators", description = "Operators and API keys"),
         (name = "users", description = "Clients and their availability"),
         (name = "dictionaries", description = "Communication types and sources (channels)"),
         (name = "departments", description = "Departments, favourite sources and rules"),
@@ -20,3 +30,64 @@ use crate::health;
     )
 )]
 pub struct ApiDoc;
+
+/// The admin API's routes need a bearer access token (but login, refresh and
+/// logout); the public API's need the key and its secret.
+struct Security;
+
+const OPEN_ADMIN_ROUTES: [&str; 3] = [
+    "/api/admin/v1/auth/login",
+    "/api/admin/v1/auth/refresh",
+    "/api/admin/v1/auth/logout",
+];
+
+impl Modify for Security {
+    fn modify(&self, openapi: &mut Document) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .description(Some(
+                        "An operator's access token from POST /api/admin/v1/auth/login",
+                    ))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "api_key",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new(API_KEY_HEADER))),
+        );
+        components.add_security_scheme(
+            "api_secret",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new(API_SECRET_HEADER))),
+        );
+        let bearer = SecurityRequirement::new("bearer", Vec::<String>::new());
+        let key_pair = SecurityRequirement::new("api_key", Vec::<String>::new())
+            .add("api_secret", Vec::<String>::new());
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            let requirement = if path.starts_with("/api/public/") {
+                key_pair.clone()
+            } else if path.starts_with("/api/admin/") && !OPEN_ADMIN_ROUTES.contains(&path.as_str())
+            {
+                bearer.clone()
+            } else {
+                continue;
+            };
+            for operation in [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                operation.security = Some(vec![requirement.clone()]);
+            }
+        }
+    }
+}

@@ -2,6 +2,7 @@
 //! place where application errors become HTTP statuses.
 
 use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderName};
 use actix_web::{HttpResponse, ResponseError};
 use omnichannel_app::{CreateError, DeleteError, GetError, ListError, UpdateError};
 use omnichannel_domain::ValidationErrors;
@@ -37,6 +38,8 @@ pub struct ApiError {
     status: StatusCode,
     detail: String,
     errors: Vec<FieldProblem>,
+    /// Headers the answer carries besides the body (`Retry-After`, `WWW-Authenticate`).
+    headers: Vec<(HeaderName, String)>,
     /// The cause of a `5xx`, logged once here and never answered.
     source: Option<anyhow::Error>,
 }
@@ -47,8 +50,20 @@ impl ApiError {
             status,
             detail: detail.into(),
             errors: Vec::new(),
+            headers: Vec::new(),
             source: None,
         }
+    }
+
+    /// The same answer with one more header.
+    pub fn with_header(mut self, name: HeaderName, value: impl Into<String>) -> Self {
+        self.headers.push((name, value.into()));
+        self
+    }
+
+    /// `401`, with the challenge of the scheme the route wants.
+    pub fn unauthorized(challenge: &str, detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, detail).with_header(header::WWW_AUTHENTICATE, challenge)
     }
 
     pub fn not_found() -> Self {
@@ -86,9 +101,12 @@ impl ApiError {
     /// The problem answer, without logging.
     pub fn error_answer(&self) -> HttpResponse {
         let body = serde_json::to_string(&self.problem()).unwrap_or_default();
-        HttpResponse::build(self.status)
-            .content_type(CONTENT_TYPE)
-            .body(body)
+        let mut answer = HttpResponse::build(self.status);
+        answer.content_type(CONTENT_TYPE);
+        for (name, value) in &self.headers {
+            answer.insert_header((name.clone(), value.clone()));
+        }
+        answer.body(body)
     }
 
     pub fn status(&self) -> StatusCode {
@@ -186,6 +204,7 @@ impl From<DeleteError> for ApiError {
             DeleteError::Referenced => Self::conflict(
                 "The resource is still referenced and cannot be deleted; block it instead.",
             ),
+            DeleteError::Refused(reason) => Self::conflict(format!("Refused: {reason}.")),
             DeleteError::Unexpected(source) => Self::internal(source),
         }
     }

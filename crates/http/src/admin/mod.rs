@@ -1,15 +1,54 @@
 //! The admin API, under `/api/admin/v1`.
 
+use actix_web::middleware::from_fn;
 use actix_web::{Scope, web};
 use utoipa::OpenApi;
 
+use crate::auth::require_operator;
+
 pub mod departments;
 pub mod dictionaries;
+pub mod operators;
+pub mod session;
 pub mod users;
 
-/// Every admin route. Authentication wraps this one scope.
-pub fn scope() -> Scope {
+/// Every admin route: login, refresh and logout are open; everything else is
+/// behind an operator's access token.
+pub fn scope() -> Scope<
+    impl actix_web::dev::ServiceFactory<
+        actix_web::dev::ServiceRequest,
+        Config = (),
+        Response = actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
     web::scope("/api/admin/v1")
+        .service(session::login)
+        .service(session::refresh)
+        .service(session::logout)
+        .service(protected())
+}
+
+fn protected() -> Scope<
+    impl actix_web::dev::ServiceFactory<
+        actix_web::dev::ServiceRequest,
+        Config = (),
+        Response = actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    web::scope("")
+        .wrap(from_fn(require_operator))
+        .service(session::me)
+        .service(session::change_password)
+        .service(operators::list_operators)
+        .service(operators::create_operator)
+        .service(operators::delete_operator)
+        .service(operators::create_api_key)
+        .service(operators::list_api_keys)
+        .service(operators::revoke_api_key)
         .service(users::list_users)
         .service(users::create_user)
         .service(users::get_user)
@@ -45,6 +84,17 @@ pub fn scope() -> Scope {
 
 #[derive(OpenApi)]
 #[openapi(paths(
+    session::login,
+    session::refresh,
+    session::logout,
+    session::me,
+    session::change_password,
+    operators::list_operators,
+    operators::create_operator,
+    operators::delete_operator,
+    operators::create_api_key,
+    operators::list_api_keys,
+    operators::revoke_api_key,
     users::list_users,
     users::create_user,
     users::get_user,

@@ -151,3 +151,43 @@ pub async fn put_availability(
     let availability = blocking(move || services.availability.put(id, body.into())).await?;
     Ok(HttpResponse::Ok().json(AvailabilityBody::from(availability)))
 }
+
+/// Create or replace the client with this external id: every field takes the
+/// body's value. `201` when it was created, `200` when it was replaced.
+#[utoipa::path(
+    tag = "users",
+    params(("external_id" = String, Path)),
+    request_body = CreateUser,
+    responses(
+        (status = 200, body = UserBody),
+        (status = 201, body = UserBody, headers(("Location" = String))),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[put("/users/by-external-id/{external_id}")]
+pub async fn upsert_user(
+    services: Data<Services>,
+    external_id: Path<String>,
+    JsonBody(body): JsonBody<CreateUser>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let external_id = external_id.into_inner();
+    let (user, created) = blocking(move || {
+        services
+            .users
+            .upsert_by_external_id(&external_id, body.into())
+    })
+    .await?;
+    if created {
+        let location = format!(
+            "{}/users/{}",
+            req.path().split("/users/").next().unwrap_or_default(),
+            user.id
+        );
+        Ok(HttpResponse::Created()
+            .insert_header((actix_web::http::header::LOCATION, location))
+            .json(UserBody::from(user)))
+    } else {
+        Ok(HttpResponse::Ok().json(UserBody::from(user)))
+    }
+}
