@@ -4,19 +4,37 @@
 
 use actix_web::dev::ServerHandle;
 use omnichannel_server::config::Config;
-use omnichannel_server::startup::Application;
+use omnichannel_server::startup::{Application, Bootstrap};
 use reqwest::Method;
 use serde_json::Value;
 
 use crate::db::TestDb;
 
 pub const ADMIN: &str = "/api/admin/v1";
+pub const PUBLIC: &str = "/api/public/v1";
+/// The password of the first operator, `admin`, of every test app.
+pub const ADMIN_PASSWORD: &str = "first-operator-password";
+/// The signing key of access tokens in every test app.
+pub const JWT_SECRET: &str = "test-signing-key-of-at-least-32-bytes";
+
+/// The credentials a request carries.
+#[derive(Debug, Clone)]
+pub enum Auth {
+    /// None at all.
+    Anonymous,
+    /// `Authorization: Bearer <token>`.
+    Bearer(String),
+    /// `X-Api-Key` and `X-Api-Secret`.
+    Key { key: String, secret: String },
+}
 
 /// The service, started for one test; stopped when dropped.
 pub struct TestApp {
     pub base: String,
     client: reqwest::Client,
     handle: ServerHandle,
+    /// An access token of the first operator, sent by the helpers below.
+    pub token: String,
 }
 
 /// An answer, its body parsed as JSON (`Null` when empty or not JSON).
@@ -25,6 +43,8 @@ pub struct Reply {
     pub status: u16,
     pub content_type: String,
     pub location: Option<String>,
+    pub retry_after: Option<String>,
+    pub www_authenticate: Option<String>,
     pub body: Value,
 }
 
@@ -55,31 +75,80 @@ impl Reply {
 }
 
 impl TestApp {
+    /// The service on `db` with the test signing key and the operator `admin`,
+    /// logged in.
     pub async fn spawn(db: &TestDb) -> Self {
-        let config = Config::load_from(
-            None,
-            [
-                ("OMNICHANNEL_DATABASE_URL", db.url()),
-                ("OMNICHANNEL_BIND", "127.0.0.1:0"),
-            ],
-        )
-        .expect("the test configuration is valid");
-        let application = Application::build(&config)
+        Self::spawn_with(db, &[("OMNICHANNEL_JWT_SECRET", JWT_SECRET)]).await
+    }
+
+    /// The service with more (or other) configuration variables.
+    pub async fn spawn_with(db: &TestDb, env: &[(&str, &str)]) -> Self {
+        let mut vars = vec![
+            ("OMNICHANNEL_DATABASE_URL", db.url()),
+            ("OMNICHANNEL_BIND", "127.0.0.1:0"),
+        ];
+        vars.extend_from_slice(env);
+        let config = Config::load_from(None, vars).expect("the test configuration is valid");
+        let bootstrap = Bootstrap {
+            admin_password: Some(ADMIN_PASSWORD.to_owned()),
+        };
+        let application = Application::build(&config, bootstrap)
             .await
             .expect("the application starts");
         let base = format!("http://127.0.0.1:{}", application.port());
         let handle = application.handle();
         tokio::spawn(application.run_until_stopped());
-        Self {
+        let mut app = Self {
             base,
             client: reqwest::Client::new(),
             handle,
+            token: String::new(),
+        };
+        let login = app.login("admin", ADMIN_PASSWORD).await;
+        assert_eq!(login.status, 200, "the first operator logs in: {login:?}");
+        app.token = login.body["access_token"].as_str().unwrap().to_owned();
+        app
+    }
+
+    /// `POST /auth/login`.
+    pub async fn login(&self, username: &str, password: &str) -> Reply {
+        let body = serde_json::json!({"username": username, "password": password});
+        self.send_as(
+            Auth::Anonymous,
+            Method::POST,
+            &format!("{ADMIN}/auth/login"),
+            Some(&body),
+        )
+        .await
+    }
+
+    /// An API key of the public API, made through the admin API.
+    pub async fn api_key(&self) -> Auth {
+        let created = self
+            .create("api-keys", &serde_json::json!({"name": "tests"}))
+            .await;
+        Auth::Key {
+            key: created["api_key"].as_str().unwrap().to_owned(),
+            secret: created["secret_api_key"].as_str().unwrap().to_owned(),
         }
     }
 
-    /// Sends raw bytes with an optional content type.
+    /// Sends raw bytes with an optional content type, as the first operator.
     pub async fn raw(
         &self,
+        method: Method,
+        path: &str,
+        content_type: Option<&str>,
+        body: Vec<u8>,
+    ) -> Reply {
+        let auth = Auth::Bearer(self.token.clone());
+        self.raw_as(auth, method, path, content_type, body).await
+    }
+
+    /// Sends raw bytes with the given credentials.
+    pub async fn raw_as(
+        &self,
+        auth: Auth,
         method: Method,
         path: &str,
         content_type: Option<&str>,
@@ -89,6 +158,13 @@ impl TestApp {
         if let Some(content_type) = content_type {
             request = request.header("content-type", content_type);
         }
+        request = match auth {
+            Auth::Anonymous => request,
+            Auth::Bearer(token) => request.bearer_auth(token),
+            Auth::Key { key, secret } => request
+                .header("x-api-key", key)
+                .header("x-api-secret", secret),
+        };
         let response = request.body(body).send().await.expect("the server answers");
         let status = response.status().as_u16();
         let header = |name: &str| {
@@ -100,24 +176,39 @@ impl TestApp {
         };
         let content_type = header("content-type").unwrap_or_default();
         let location = header("location");
+        let retry_after = header("retry-after");
+        let www_authenticate = header("www-authenticate");
         let bytes = response.bytes().await.expect("the body is read");
         let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
         Reply {
             status,
             content_type,
             location,
+            retry_after,
+            www_authenticate,
             body,
         }
     }
 
     pub async fn send(&self, method: Method, path: &str, body: Option<&Value>) -> Reply {
+        self.send_as(Auth::Bearer(self.token.clone()), method, path, body)
+            .await
+    }
+
+    pub async fn send_as(
+        &self,
+        auth: Auth,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Reply {
         match body {
             Some(body) => {
                 let bytes = serde_json::to_vec(body).expect("JSON");
-                self.raw(method, path, Some("application/json"), bytes)
+                self.raw_as(auth, method, path, Some("application/json"), bytes)
                     .await
             }
-            None => self.raw(method, path, None, Vec::new()).await,
+            None => self.raw_as(auth, method, path, None, Vec::new()).await,
         }
     }
 

@@ -93,6 +93,22 @@ both_backends! {
             ("/api/admin/v1/departments/{id}/favorite-sources/{type_id}/{source_id}", vec!["delete"]),
             ("/api/admin/v1/departments/{id}/rules", vec!["get", "post"]),
             ("/api/admin/v1/departments/{id}/rules/{rule_id}", vec!["get", "patch", "delete"]),
+            ("/api/admin/v1/auth/login", vec!["post"]),
+            ("/api/admin/v1/auth/refresh", vec!["post"]),
+            ("/api/admin/v1/auth/logout", vec!["post"]),
+            ("/api/admin/v1/auth/me", vec!["get"]),
+            ("/api/admin/v1/auth/password", vec!["post"]),
+            ("/api/admin/v1/admins", vec!["get", "post"]),
+            ("/api/admin/v1/admins/{id}", vec!["delete"]),
+            ("/api/admin/v1/api-keys", vec!["get", "post"]),
+            ("/api/admin/v1/api-keys/{id}", vec!["delete"]),
+            ("/api/public/v1/users", vec!["post"]),
+            ("/api/public/v1/users/{id}", vec!["get", "patch"]),
+            ("/api/public/v1/users/by-external-id/{external_id}", vec!["put"]),
+            ("/api/public/v1/users/{id}/availability", vec!["get", "put"]),
+            ("/api/public/v1/communication-types", vec!["get"]),
+            ("/api/public/v1/communication-sources", vec!["get"]),
+            ("/api/public/v1/departments", vec!["get"]),
             ("/health/live", vec!["get"]),
             ("/health/ready", vec!["get"]),
         ];
@@ -109,6 +125,23 @@ both_backends! {
         let create_user = &paths["/api/admin/v1/users"]["post"];
         assert!(create_user["requestBody"]["content"]["application/json"].is_object());
         assert!(create_user["responses"]["201"].is_object());
+
+        // Both security schemes, and which routes use which.
+        let schemes = &doc.body["components"]["securitySchemes"];
+        assert_eq!(schemes["bearer"]["scheme"], "bearer");
+        assert_eq!(schemes["api_key"]["name"], "X-Api-Key");
+        assert_eq!(schemes["api_secret"]["name"], "X-Api-Secret");
+        let security = |path: &str, method: &str| paths[path][method]["security"].clone();
+        assert_eq!(security("/api/admin/v1/users", "get"), json!([{"bearer": []}]));
+        assert_eq!(security("/api/admin/v1/auth/me", "get"), json!([{"bearer": []}]));
+        assert_eq!(
+            security("/api/public/v1/users", "post"),
+            json!([{"api_key": [], "api_secret": []}])
+        );
+        for open in ["/api/admin/v1/auth/login", "/api/admin/v1/auth/refresh", "/api/admin/v1/auth/logout"] {
+            assert!(security(open, "post").is_null(), "{open} must be open");
+        }
+        assert!(security("/health/ready", "get").is_null());
     }
 }
 

@@ -217,6 +217,31 @@ impl TestDb {
             }
         }
     }
+
+    /// The text column `value` of every row `sql` selects, bypassing the store:
+    /// to look at what is really stored.
+    pub fn texts(&self, sql: &str) -> Vec<String> {
+        #[derive(QueryableByName)]
+        struct Row {
+            #[diesel(sql_type = Text)]
+            value: String,
+        }
+        let rows: Vec<Row> = match self.backend {
+            Backend::Sqlite => {
+                let path = self.url.trim_start_matches("sqlite://");
+                let mut conn =
+                    SqliteConnection::establish(path).expect("the SQLite test database opens");
+                diesel::sql_query(sql).load(&mut conn)
+            }
+            Backend::Postgres => {
+                let mut conn = PgConnection::establish(&self.url)
+                    .expect("the PostgreSQL test database accepts connections");
+                diesel::sql_query(sql).load(&mut conn)
+            }
+        }
+        .unwrap_or_else(|e| panic!("{sql} failed: {e}"));
+        rows.into_iter().map(|row| row.value).collect()
+    }
 }
 
 fn migrate(url: &str) {

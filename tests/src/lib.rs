@@ -2,6 +2,8 @@
 //! a fresh SQLite and a fresh PostgreSQL database. One test binary for them all.
 
 #[cfg(test)]
+mod admin_auth;
+#[cfg(test)]
 mod admin_departments;
 #[cfg(test)]
 mod admin_dictionaries;
@@ -10,8 +12,16 @@ mod admin_users;
 #[cfg(test)]
 mod api;
 #[cfg(test)]
+mod auth_repository_contract;
+#[cfg(test)]
+mod cli;
+#[cfg(test)]
 mod conventions;
 #[cfg(test)]
 mod db;
 #[cfg(test)]
+mod public_api;
+#[cfg(test)]
 mod repository_contract;
+#[cfg(test)]
+mod secrets_in_logs;

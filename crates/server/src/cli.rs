@@ -1,5 +1,6 @@
 //! The command line: `omnichannel [--config FILE] <command>`.
 
+use std::io::BufRead;
 use std::path::PathBuf;
 
 use actix_web::dev::ServerHandle;
@@ -7,7 +8,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 
 use crate::config::Config;
-use crate::startup::{Application, open_store};
+use crate::startup::{Application, Bootstrap, open_store, services};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -29,10 +30,40 @@ pub enum Command {
     Serve,
     /// Apply pending database migrations and exit.
     Migrate,
+    /// Manage operators (admin accounts).
+    #[command(subcommand)]
+    Admin(AdminCommand),
+    /// Manage keys of the public API.
+    #[command(subcommand, name = "api-key")]
+    ApiKey(ApiKeyCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Create an operator; the password is read from standard input.
+    Create {
+        #[arg(long)]
+        username: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ApiKeyCommand {
+    /// Create an API key and print it with its secret, shown this once.
+    Create {
+        #[arg(long)]
+        name: String,
+    },
 }
 
 impl Cli {
     pub async fn run(self) -> anyhow::Result<()> {
+        let mut stdin = std::io::stdin().lock();
+        self.run_with(&mut stdin).await
+    }
+
+    /// Runs the command; `input` is where a password is read from.
+    pub async fn run_with(self, input: &mut dyn BufRead) -> anyhow::Result<()> {
         let config = Config::load(self.config.as_deref())?;
         match self.command {
             Command::Serve => serve(&config).await,
@@ -41,13 +72,49 @@ impl Cli {
                 tracing::info!("migrations applied");
                 Ok(())
             }
+            Command::Admin(AdminCommand::Create { username }) => {
+                let password = read_password(input)?;
+                let services = services(&config, open_store(&config).await?).await?;
+                let admin = actix_web::rt::task::spawn_blocking(move || {
+                    services.operators.create(&username, password)
+                })
+                .await??;
+                println!(
+                    "created operator {} ({})",
+                    admin.username.as_str(),
+                    admin.id
+                );
+                Ok(())
+            }
+            Command::ApiKey(ApiKeyCommand::Create { name }) => {
+                let services = services(&config, open_store(&config).await?).await?;
+                let created =
+                    actix_web::rt::task::spawn_blocking(move || services.api_keys.create(name))
+                        .await??;
+                println!("id:             {}", created.key.id);
+                println!("api_key:        {}", created.key.key);
+                println!("secret_api_key: {}", created.secret);
+                eprintln!(
+                    "Keep the secret now: it is stored only as a hash and cannot be shown again."
+                );
+                Ok(())
+            }
         }
     }
 }
 
+/// The first line of the input, without its line end.
+fn read_password(input: &mut dyn BufRead) -> anyhow::Result<String> {
+    let mut line = String::new();
+    input
+        .read_line(&mut line)
+        .context("cannot read the password from standard input")?;
+    Ok(line.trim_end_matches(['\r', '\n']).to_owned())
+}
+
 async fn serve(config: &Config) -> anyhow::Result<()> {
     tracing::debug!(?config, "configuration");
-    let application = Application::build(config).await?;
+    let application = Application::build(config, Bootstrap::from_env()).await?;
     let handle = application.handle();
     actix_web::rt::spawn(stop_on_signal(handle));
     application

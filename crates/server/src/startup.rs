@@ -8,11 +8,17 @@ use actix_web::middleware::Logger;
 use actix_web::web::Data;
 use actix_web::{App, HttpServer};
 use anyhow::Context;
-use omnichannel_app::{Services, SystemClock};
+use chrono::Duration;
+use omnichannel_app::auth::crypto::{PasswordHasher, random_token};
+use omnichannel_app::{AuthSettings, Services, SystemClock};
+use omnichannel_domain::ports::SettingRepository;
 use omnichannel_storage::{PoolOptions, Store};
 use tracing_actix_web::TracingLogger;
 
 use crate::config::Config;
+
+/// The settings row that keeps a generated signing key of access tokens.
+const JWT_SECRET_SETTING: &str = "jwt_secret";
 
 /// Connects to the database and applies pending migrations, off the async threads.
 pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
@@ -26,6 +32,58 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
     .context("the database set-up task failed")?
 }
 
+/// The signing key of access tokens: the configured one, else one generated
+/// once and kept in the database, so that it survives restarts and every
+/// instance on the database agrees.
+fn auth_settings(config: &Config, store: &Store) -> anyhow::Result<AuthSettings> {
+    let jwt_secret = match &config.auth.jwt_secret {
+        Some(secret) => secret.expose().as_bytes().to_vec(),
+        None => store
+            .get_or_insert(JWT_SECRET_SETTING, &random_token(48)?)
+            .context("cannot read or keep the generated JWT secret")?
+            .into_bytes(),
+    };
+    let seconds =
+        |d: std::time::Duration| Duration::seconds(i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+    Ok(AuthSettings {
+        jwt_secret,
+        issuer: config.auth.issuer.clone(),
+        access_ttl: seconds(config.auth.access_ttl()),
+        refresh_ttl: seconds(config.auth.refresh_ttl()),
+        bcrypt_cost: PasswordHasher::DEFAULT_COST,
+    })
+}
+
+/// Every use case over the store.
+pub async fn services(config: &Config, store: Store) -> anyhow::Result<Services> {
+    let config = config.clone();
+    actix_web::rt::task::spawn_blocking(move || -> anyhow::Result<Services> {
+        let auth = auth_settings(&config, &store)?;
+        Ok(Services::new(Arc::new(store), Arc::new(SystemClock), &auth))
+    })
+    .await
+    .context("the set-up task failed")?
+}
+
+/// What a start does beyond the configuration.
+#[derive(Debug, Clone, Default)]
+pub struct Bootstrap {
+    /// The password of the first operator `admin`, made when there is none;
+    /// generated and logged once when unset.
+    pub admin_password: Option<String>,
+}
+
+impl Bootstrap {
+    /// From `OMNICHANNEL_ADMIN_PASSWORD`.
+    pub fn from_env() -> Self {
+        Self {
+            admin_password: std::env::var(crate::config::ADMIN_PASSWORD_ENV)
+                .ok()
+                .filter(|password| !password.is_empty()),
+        }
+    }
+}
+
 /// A bound, not yet running, HTTP server.
 pub struct Application {
     server: Server,
@@ -33,12 +91,31 @@ pub struct Application {
 }
 
 impl Application {
-    pub async fn build(config: &Config) -> anyhow::Result<Self> {
+    pub async fn build(config: &Config, bootstrap: Bootstrap) -> anyhow::Result<Self> {
         let store = open_store(config).await?;
+        let services = Data::new(services(config, store).await?);
+        let first = services.clone();
+        let first = actix_web::rt::task::spawn_blocking(move || {
+            first.operators.ensure_first(bootstrap.admin_password)
+        })
+        .await
+        .context("the set-up task failed")??;
+        if let Some(first) = first {
+            match first.generated_password {
+                Some(password) => tracing::warn!(
+                    username = first.username,
+                    password,
+                    "created the first operator with a generated password, shown this once: log in and change it"
+                ),
+                None => tracing::info!(
+                    username = first.username,
+                    "created the first operator with the password of OMNICHANNEL_ADMIN_PASSWORD"
+                ),
+            }
+        }
         let listener = TcpListener::bind(&config.bind)
             .with_context(|| format!("cannot listen on {}", config.bind))?;
         let port = listener.local_addr()?.port();
-        let services = Data::new(Services::new(Arc::new(store), Arc::new(SystemClock)));
         let server = HttpServer::new(move || {
             App::new()
                 .wrap(omnichannel_http::problem_fallback())
