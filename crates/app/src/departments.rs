@@ -5,11 +5,19 @@ use std::sync::Arc;
 use omnichannel_domain::ports::{Clock, DepartmentRepository, Page, Paged};
 use omnichannel_domain::{Department, DepartmentId, Name, ValidationErrors};
 
-use crate::error::{CreateError, DeleteError, GetError, ListError, UpdateError};
+use crate::error::{CreateError, DeleteError, GetError, ListError, UpdateError, deleted, updated};
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DepartmentPatch {
     pub name: Option<String>,
+}
+
+/// `NotFound` unless the department exists: for the resources it owns.
+pub(crate) fn ensure_department(
+    repo: &dyn DepartmentRepository,
+    id: DepartmentId,
+) -> Result<(), GetError> {
+    repo.get(id)?.map(|_| ()).ok_or(GetError::NotFound)
 }
 
 pub struct Departments {
@@ -55,19 +63,13 @@ impl Departments {
                 .map_err(|e| UpdateError::Invalid(ValidationErrors::single("name", e.0)))?;
         }
         department.updated_at = self.clock.now();
-        if !self.repo.update(&department)? {
-            return Err(UpdateError::NotFound);
-        }
+        updated(self.repo.update(&department)?)?;
         Ok(department)
     }
 
     /// Its favourite sources and rules go with it.
     pub fn delete(&self, id: DepartmentId) -> Result<(), DeleteError> {
-        if self.repo.delete(id)? {
-            Ok(())
-        } else {
-            Err(DeleteError::NotFound)
-        }
+        deleted(self.repo.delete(id)?)
     }
 }
 

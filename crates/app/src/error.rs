@@ -62,6 +62,24 @@ pub enum DeleteError {
     Unexpected(anyhow::Error),
 }
 
+/// `NotFound` when the adapter had no row to update.
+pub(crate) fn updated(existed: bool) -> Result<(), UpdateError> {
+    if existed {
+        Ok(())
+    } else {
+        Err(UpdateError::NotFound)
+    }
+}
+
+/// `NotFound` when the adapter had no row to delete.
+pub(crate) fn deleted(existed: bool) -> Result<(), DeleteError> {
+    if existed {
+        Ok(())
+    } else {
+        Err(DeleteError::NotFound)
+    }
+}
+
 fn unexpected(error: RepoError) -> anyhow::Error {
     match error {
         RepoError::Unexpected(error) => error,

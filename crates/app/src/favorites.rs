@@ -10,7 +10,8 @@ use omnichannel_domain::ports::{
 use omnichannel_domain::{DepartmentId, FavoriteSource, SourceId, TypeId, ValidationErrors};
 use uuid::Uuid;
 
-use crate::error::{CreateError, DeleteError, GetError, ListError, UpdateError};
+use crate::departments::ensure_department;
+use crate::error::{CreateError, DeleteError, ListError, UpdateError, deleted};
 
 /// One favourite, as received.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,13 +41,6 @@ impl Favorites {
             sources,
             repo,
         }
-    }
-
-    fn ensure_department(&self, id: DepartmentId) -> Result<(), GetError> {
-        self.departments
-            .get(id)?
-            .map(|_| ())
-            .ok_or(GetError::NotFound)
     }
 
     /// Validates one item; `prefix` is `""` or `items.N.`.
@@ -90,7 +84,7 @@ impl Favorites {
     }
 
     pub fn list(&self, department_id: DepartmentId) -> Result<Vec<FavoriteSource>, ListError> {
-        self.ensure_department(department_id)?;
+        ensure_department(self.departments.as_ref(), department_id)?;
         Ok(self.repo.list(department_id)?)
     }
 
@@ -100,7 +94,7 @@ impl Favorites {
         department_id: DepartmentId,
         items: Vec<FavoriteInput>,
     ) -> Result<Vec<FavoriteSource>, UpdateError> {
-        self.ensure_department(department_id)?;
+        ensure_department(self.departments.as_ref(), department_id)?;
         let mut errors = ValidationErrors::new();
         let mut seen = HashSet::new();
         let mut favorites = Vec::with_capacity(items.len());
@@ -129,7 +123,7 @@ impl Favorites {
         department_id: DepartmentId,
         input: FavoriteInput,
     ) -> Result<FavoriteSource, CreateError> {
-        self.ensure_department(department_id)?;
+        ensure_department(self.departments.as_ref(), department_id)?;
         let mut errors = ValidationErrors::new();
         let parsed = self
             .parse(&mut errors, "", department_id, input)
@@ -147,12 +141,8 @@ impl Favorites {
         type_id: TypeId,
         source_id: SourceId,
     ) -> Result<(), DeleteError> {
-        self.ensure_department(department_id)?;
-        if self.repo.remove(department_id, type_id, source_id)? {
-            Ok(())
-        } else {
-            Err(DeleteError::NotFound)
-        }
+        ensure_department(self.departments.as_ref(), department_id)?;
+        deleted(self.repo.remove(department_id, type_id, source_id)?)
     }
 }
 

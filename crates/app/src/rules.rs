@@ -10,7 +10,8 @@ use omnichannel_domain::{
 };
 use uuid::Uuid;
 
-use crate::error::{CreateError, DeleteError, GetError, ListError, UpdateError};
+use crate::departments::ensure_department;
+use crate::error::{CreateError, DeleteError, GetError, ListError, UpdateError, deleted, updated};
 
 /// A new rule, as received.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,13 +54,6 @@ impl Rules {
         }
     }
 
-    fn ensure_department(&self, id: DepartmentId) -> Result<(), GetError> {
-        self.departments
-            .get(id)?
-            .map(|_| ())
-            .ok_or(GetError::NotFound)
-    }
-
     /// Validates the fields together, naming each invalid one.
     fn parse(
         &self,
@@ -100,7 +94,7 @@ impl Rules {
     }
 
     pub fn create(&self, department_id: DepartmentId, input: NewRule) -> Result<Rule, CreateError> {
-        self.ensure_department(department_id)?;
+        ensure_department(self.departments.as_ref(), department_id)?;
         let (limit, type_id) = self
             .parse(
                 input.limit_per_unit,
@@ -128,7 +122,7 @@ impl Rules {
     }
 
     pub fn list(&self, department_id: DepartmentId, page: Page) -> Result<Paged<Rule>, ListError> {
-        self.ensure_department(department_id)?;
+        ensure_department(self.departments.as_ref(), department_id)?;
         Ok(self.repo.list(department_id, page)?)
     }
 
@@ -158,18 +152,12 @@ impl Rules {
         rule.limit = limit;
         rule.type_id = type_id;
         rule.updated_at = self.clock.now();
-        if !self.repo.update(&rule)? {
-            return Err(UpdateError::NotFound);
-        }
+        updated(self.repo.update(&rule)?)?;
         Ok(rule)
     }
 
     pub fn delete(&self, department_id: DepartmentId, id: RuleId) -> Result<(), DeleteError> {
-        if self.repo.delete(department_id, id)? {
-            Ok(())
-        } else {
-            Err(DeleteError::NotFound)
-        }
+        deleted(self.repo.delete(department_id, id)?)
     }
 }
 

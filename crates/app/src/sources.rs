@@ -6,7 +6,7 @@ use omnichannel_domain::ports::{Clock, CommunicationSourceRepository, Page, Page
 use omnichannel_domain::{CommunicationSource, SourceId, SourceKind, ValidationErrors};
 
 use crate::dictionary::{EntryInput, EntryPatch, parse_entry, patch_entry};
-use crate::error::{CreateError, DeleteError, GetError, ListError, UpdateError};
+use crate::error::{CreateError, DeleteError, GetError, ListError, UpdateError, deleted, updated};
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct NewSource {
@@ -84,18 +84,12 @@ impl Sources {
             return Err(UpdateError::Invalid(errors));
         }
         item.updated_at = self.clock.now();
-        if !self.repo.update(&item)? {
-            return Err(UpdateError::NotFound);
-        }
+        updated(self.repo.update(&item)?)?;
         Ok(item)
     }
 
     pub fn delete(&self, id: SourceId) -> Result<(), DeleteError> {
-        if self.repo.delete(id)? {
-            Ok(())
-        } else {
-            Err(DeleteError::NotFound)
-        }
+        deleted(self.repo.delete(id)?)
     }
 }
 

@@ -6,7 +6,7 @@ use omnichannel_domain::ports::{Clock, CommunicationTypeRepository, Page, Paged}
 use omnichannel_domain::{CommunicationType, TypeId, ValidationErrors};
 
 use crate::dictionary::{EntryInput, EntryPatch, parse_entry, patch_entry};
-use crate::error::{CreateError, DeleteError, GetError, ListError, UpdateError};
+use crate::error::{CreateError, DeleteError, GetError, ListError, UpdateError, deleted, updated};
 
 pub struct Types {
     repo: Arc<dyn CommunicationTypeRepository>,
@@ -58,18 +58,12 @@ impl Types {
             return Err(UpdateError::Invalid(errors));
         }
         item.updated_at = self.clock.now();
-        if !self.repo.update(&item)? {
-            return Err(UpdateError::NotFound);
-        }
+        updated(self.repo.update(&item)?)?;
         Ok(item)
     }
 
     pub fn delete(&self, id: TypeId) -> Result<(), DeleteError> {
-        if self.repo.delete(id)? {
-            Ok(())
-        } else {
-            Err(DeleteError::NotFound)
-        }
+        deleted(self.repo.delete(id)?)
     }
 }
 

@@ -7,7 +7,7 @@ use omnichannel_domain::{
     Email, ExternalId, InvalidValue, PersonName, Phone, PushToken, User, UserId, ValidationErrors,
 };
 
-use crate::error::{CreateError, DeleteError, GetError, ListError, UpdateError};
+use crate::error::{CreateError, DeleteError, GetError, ListError, UpdateError, deleted, updated};
 
 /// The fields of a new client, as received.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -182,18 +182,12 @@ impl Users {
             return Err(UpdateError::Invalid(errors));
         }
         user.updated_at = self.clock.now();
-        if !self.repo.update(&user)? {
-            return Err(UpdateError::NotFound);
-        }
+        updated(self.repo.update(&user)?)?;
         Ok(user)
     }
 
     pub fn delete(&self, id: UserId) -> Result<(), DeleteError> {
-        if self.repo.delete(id)? {
-            Ok(())
-        } else {
-            Err(DeleteError::NotFound)
-        }
+        deleted(self.repo.delete(id)?)
     }
 }
 

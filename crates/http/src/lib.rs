@@ -2,7 +2,7 @@
 
 use actix_web::body::{BoxBody, EitherBody, MessageBody};
 use actix_web::dev::ServiceResponse;
-use actix_web::middleware::{ErrorHandlerResponse, ErrorHandlers};
+use actix_web::middleware::{ErrorHandlerResponse, ErrorHandlers, from_fn};
 use actix_web::web::{self, Data, ServiceConfig};
 use actix_web::{HttpResponse, http::header};
 use omnichannel_app::Services;
@@ -30,8 +30,20 @@ pub fn configure(services: Data<Services>) -> impl FnOnce(&mut ServiceConfig) {
             .service(health::live)
             .service(health::ready)
             .service(health::openapi)
-            .service(admin::scope())
-            .service(public::scope())
+            .service(
+                web::scope("/api/admin/v1")
+                    .configure(admin::open_routes)
+                    .service(
+                        web::scope("")
+                            .wrap(from_fn(auth::require_operator))
+                            .configure(admin::protected_routes),
+                    ),
+            )
+            .service(
+                web::scope("/api/public/v1")
+                    .wrap(from_fn(auth::require_api_key))
+                    .configure(public::routes),
+            )
             .default_service(web::to(|| async {
                 Err::<HttpResponse, _>(ApiError::not_found())
             }));

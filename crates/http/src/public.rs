@@ -1,25 +1,14 @@
 //! The public API, under `/api/public/v1`, for other systems: the same use cases
 //! as the admin API, behind an API key.
 
-use actix_web::middleware::from_fn;
-use actix_web::{Scope, web};
+use actix_web::web::ServiceConfig;
 use utoipa::OpenApi;
 
 use crate::admin::{departments, dictionaries, users};
-use crate::auth::require_api_key;
 
-pub fn scope() -> Scope<
-    impl actix_web::dev::ServiceFactory<
-        actix_web::dev::ServiceRequest,
-        Config = (),
-        Response = actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>,
-        Error = actix_web::Error,
-        InitError = (),
-    >,
-> {
-    web::scope("/api/public/v1")
-        .wrap(from_fn(require_api_key))
-        .service(users::upsert_user)
+/// The public routes; the API key check wraps them.
+pub fn routes(cfg: &mut ServiceConfig) {
+    cfg.service(users::upsert_user)
         .service(users::create_user)
         .service(users::get_user)
         .service(users::update_user)
@@ -27,7 +16,7 @@ pub fn scope() -> Scope<
         .service(users::put_availability)
         .service(dictionaries::list_types)
         .service(dictionaries::list_sources)
-        .service(departments::list_departments)
+        .service(departments::list_departments);
 }
 
 #[derive(OpenApi)]

@@ -9,7 +9,7 @@ use omnichannel_domain::ports::{ApiKeyRepository, Clock, Page, Paged};
 use omnichannel_domain::{ApiKeyId, Name, ValidationErrors};
 
 use super::crypto::{random_token, same_hash, secret_hash};
-use crate::error::{CreateError, DeleteError, ListError};
+use crate::error::{CreateError, DeleteError, ListError, deleted};
 
 /// A new key with its secret, which is never available again.
 #[derive(Debug)]
@@ -65,12 +65,11 @@ impl ApiKeys {
 
     /// Effective at once: the next request with the key is refused.
     pub fn revoke(&self, id: ApiKeyId) -> Result<(), DeleteError> {
-        if self.repo.revoke(id, self.clock.now())? {
+        let existed = self.repo.revoke(id, self.clock.now())?;
+        if existed {
             tracing::info!(api_key.id = %id, "API key revoked");
-            Ok(())
-        } else {
-            Err(DeleteError::NotFound)
         }
+        deleted(existed)
     }
 
     /// The key a request presents, if the pair is valid; notes its use.

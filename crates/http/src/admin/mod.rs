@@ -1,10 +1,7 @@
 //! The admin API, under `/api/admin/v1`.
 
-use actix_web::middleware::from_fn;
-use actix_web::{Scope, web};
+use actix_web::web::ServiceConfig;
 use utoipa::OpenApi;
-
-use crate::auth::require_operator;
 
 pub mod departments;
 pub mod dictionaries;
@@ -12,36 +9,16 @@ pub mod operators;
 pub mod session;
 pub mod users;
 
-/// Every admin route: login, refresh and logout are open; everything else is
-/// behind an operator's access token.
-pub fn scope() -> Scope<
-    impl actix_web::dev::ServiceFactory<
-        actix_web::dev::ServiceRequest,
-        Config = (),
-        Response = actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>,
-        Error = actix_web::Error,
-        InitError = (),
-    >,
-> {
-    web::scope("/api/admin/v1")
-        .service(session::login)
+/// The admin routes open to anyone: login, refresh and logout.
+pub fn open_routes(cfg: &mut ServiceConfig) {
+    cfg.service(session::login)
         .service(session::refresh)
-        .service(session::logout)
-        .service(protected())
+        .service(session::logout);
 }
 
-fn protected() -> Scope<
-    impl actix_web::dev::ServiceFactory<
-        actix_web::dev::ServiceRequest,
-        Config = (),
-        Response = actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>,
-        Error = actix_web::Error,
-        InitError = (),
-    >,
-> {
-    web::scope("")
-        .wrap(from_fn(require_operator))
-        .service(session::me)
+/// The admin routes behind an operator's access token.
+pub fn protected_routes(cfg: &mut ServiceConfig) {
+    cfg.service(session::me)
         .service(session::change_password)
         .service(operators::list_operators)
         .service(operators::create_operator)
@@ -79,7 +56,7 @@ fn protected() -> Scope<
         .service(departments::create_rule)
         .service(departments::get_rule)
         .service(departments::update_rule)
-        .service(departments::delete_rule)
+        .service(departments::delete_rule);
 }
 
 #[derive(OpenApi)]
