@@ -88,32 +88,34 @@ impl Sessions {
     /// Checks the password (as long for an unknown user as for a wrong
     /// password) unless the username is throttled, and opens a new login.
     pub fn login(&self, username: &str, password: &str) -> Result<TokenPair, LoginError> {
+        let Ok(username) = Username::parse(username) else {
+            // No operator can have this name: nothing to throttle or count.
+            self.hasher.verify_nobody(password);
+            return Err(LoginError::InvalidCredentials);
+        };
+        let key = username.as_str();
         let now = self.clock.now();
-        let key = username.to_lowercase();
         let failures = self
             .attempts
-            .failures_since(&key, self.throttle.since(now))
+            .failures_since(key, self.throttle.since(now))
             .map_err(|e| LoginError::Unexpected(unexpected(e)))?;
         if let Some(retry_after) = self.throttle.retry_after(&failures, now) {
             return Err(LoginError::Throttled { retry_after });
         }
-        let admin = match Username::parse(username) {
-            Ok(username) => self
-                .admins
-                .find_by_username(username.as_str())
-                .map_err(|e| LoginError::Unexpected(unexpected(e)))?,
-            Err(_) => None,
-        };
+        let admin = self
+            .admins
+            .find_by_username(key)
+            .map_err(|e| LoginError::Unexpected(unexpected(e)))?;
         let admin = match admin {
             Some(admin) if self.hasher.verify(password, &admin.password_hash) => admin,
-            Some(_) => return Err(self.failed(&key)),
+            Some(_) => return Err(self.failed(key)),
             None => {
                 self.hasher.verify_nobody(password);
-                return Err(self.failed(&key));
+                return Err(self.failed(key));
             }
         };
         self.attempts
-            .clear(&key)
+            .clear(key)
             .map_err(|e| LoginError::Unexpected(unexpected(e)))?;
         tracing::info!(admin.id = %admin.id, "operator logged in");
         self.open(admin.id, TokenFamilyId::generate())
@@ -353,6 +355,22 @@ mod tests {
             assert!(
                 matches!(result, Err(LoginError::InvalidCredentials)),
                 "known: {known}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_name_no_operator_can_have_is_refused_without_being_recorded() {
+        let mut fakes = Fakes::new();
+        fakes.attempts.expect_failures_since().never();
+        fakes.attempts.expect_record_failure().never();
+        fakes.admins.expect_find_by_username().never();
+        let sessions = fakes.sessions();
+        for name in ["x".repeat(10_000).as_str(), "not a username", ""] {
+            let result = sessions.login(name, PASSWORD);
+            assert!(
+                matches!(result, Err(LoginError::InvalidCredentials)),
+                "{name}"
             );
         }
     }
