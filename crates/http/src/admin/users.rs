@@ -11,7 +11,7 @@ use crate::dto::{
 };
 use crate::extract::{JsonBody, QueryParams};
 use crate::problem::{ApiError, Problem};
-use crate::respond::created;
+use crate::respond::{created, created_in};
 
 /// List clients, newest first.
 #[utoipa::path(
@@ -179,14 +179,7 @@ pub async fn upsert_user(
     })
     .await?;
     if created {
-        let location = format!(
-            "{}/users/{}",
-            req.path().split("/users/").next().unwrap_or_default(),
-            user.id
-        );
-        Ok(HttpResponse::Created()
-            .insert_header((actix_web::http::header::LOCATION, location))
-            .json(UserBody::from(user)))
+        Ok(created_in(&req, "users", user.id, UserBody::from(user)))
     } else {
         Ok(HttpResponse::Ok().json(UserBody::from(user)))
     }
