@@ -17,6 +17,7 @@ pub mod openapi;
 pub mod problem;
 pub mod public;
 mod respond;
+pub mod routes;
 
 pub use extract::BodyLimit;
 pub use problem::ApiError;

@@ -4,7 +4,7 @@
 use actix_web::web::ServiceConfig;
 use utoipa::OpenApi;
 
-use crate::admin::{departments, dictionaries, users};
+use crate::routes::{departments, dictionaries, users};
 
 /// The public routes; the API key check wraps them.
 pub fn routes(cfg: &mut ServiceConfig) {

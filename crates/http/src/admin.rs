@@ -3,11 +3,7 @@
 use actix_web::web::ServiceConfig;
 use utoipa::OpenApi;
 
-pub mod departments;
-pub mod dictionaries;
-pub mod operators;
-pub mod session;
-pub mod users;
+use crate::routes::{departments, dictionaries, operators, session, users};
 
 /// The admin routes open to anyone: login, refresh and logout.
 pub fn open_routes(cfg: &mut ServiceConfig) {

@@ -1,0 +1,8 @@
+//! The handlers, by resource. `admin` and `public` decide which of them each API
+//! mounts; a handler shared by both is written once.
+
+pub mod departments;
+pub mod dictionaries;
+pub mod operators;
+pub mod session;
+pub mod users;
