@@ -45,6 +45,7 @@ pub struct Reply {
     pub location: Option<String>,
     pub retry_after: Option<String>,
     pub www_authenticate: Option<String>,
+    pub allow: Option<String>,
     pub body: Value,
 }
 
@@ -178,6 +179,7 @@ impl TestApp {
         let location = header("location");
         let retry_after = header("retry-after");
         let www_authenticate = header("www-authenticate");
+        let allow = header("allow");
         let bytes = response.bytes().await.expect("the body is read");
         let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
         Reply {
@@ -186,6 +188,7 @@ impl TestApp {
             location,
             retry_after,
             www_authenticate,
+            allow,
             body,
         }
     }

@@ -57,11 +57,21 @@ both_backends! {
             .assert_problem(404);
     }
 
-    async fn a_method_the_route_lacks_is_a_problem(db: &TestDb) {
+    async fn a_method_the_route_lacks_is_405_with_allow(db: &TestDb) {
         let app = TestApp::spawn(db).await;
         let reply = app.send(Method::PUT, &format!("{ADMIN}/departments"), Some(&json!({}))).await;
-        assert!(reply.status == 404 || reply.status == 405, "{reply:?}");
-        reply.assert_problem(reply.status);
+        reply.assert_problem(405);
+        assert_eq!(reply.allow.as_deref(), Some("GET, POST"));
+        let id = uuid::Uuid::new_v4();
+        let post = app.send(Method::POST, &format!("{ADMIN}/users/{id}"), Some(&json!({}))).await;
+        post.assert_problem(405);
+        assert_eq!(post.allow.as_deref(), Some("DELETE, GET, PATCH"));
+        let trace = app.send(Method::TRACE, "/health/ready", None).await;
+        trace.assert_problem(405);
+        assert_eq!(trace.allow.as_deref(), Some("GET"));
+        app.send(Method::PUT, &format!("{ADMIN}/no-such/{id}"), Some(&json!({})))
+            .await
+            .assert_problem(404);
     }
 
     async fn health_answers_live_and_ready(db: &TestDb) {
@@ -125,6 +135,15 @@ both_backends! {
         let create_user = &paths["/api/admin/v1/users"]["post"];
         assert!(create_user["requestBody"]["content"]["application/json"].is_object());
         assert!(create_user["responses"]["201"].is_object());
+
+        // The problem answers every route of a kind can give.
+        for status in ["400", "401", "413", "415", "422"] {
+            assert!(create_user["responses"][status].is_object(), "POST /users {status}");
+        }
+        assert!(paths["/api/admin/v1/users/{id}"]["get"]["responses"]["404"].is_object());
+        assert!(paths["/api/admin/v1/users"]["get"]["responses"]["422"].is_object());
+        assert!(paths["/api/admin/v1/auth/login"]["post"]["responses"]["401"].is_object());
+        assert!(paths["/health/live"]["get"]["responses"]["401"].is_null());
 
         // Both security schemes, and which routes use which.
         let schemes = &doc.body["components"]["securitySchemes"];

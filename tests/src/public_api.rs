@@ -120,14 +120,17 @@ both_backends! {
         assert_eq!(client.send(Method::GET, "/departments", None).await.body["total"], 1);
 
         // Only what the public API lists is there.
-        for (method, path) in [
-            (Method::GET, "/users".to_owned()),
-            (Method::DELETE, format!("/users/{id}")),
-            (Method::POST, "/departments".to_owned()),
-            (Method::POST, "/communication-types".to_owned()),
-            (Method::GET, "/admins".to_owned()),
+        for (method, path, status, allow) in [
+            (Method::GET, "/users".to_owned(), 405, Some("POST")),
+            (Method::DELETE, format!("/users/{id}"), 405, Some("GET, PATCH")),
+            (Method::POST, "/departments".to_owned(), 405, Some("GET")),
+            (Method::POST, "/communication-types".to_owned(), 405, Some("GET")),
+            (Method::GET, "/admins".to_owned(), 404, None),
+            (Method::GET, format!("/departments/{id}"), 404, None),
         ] {
-            client.send(method, &path, Some(&json!({}))).await.assert_problem(404);
+            let reply = client.send(method, &path, Some(&json!({}))).await;
+            reply.assert_problem(status);
+            assert_eq!(reply.allow.as_deref(), allow, "{path}");
         }
     }
 }

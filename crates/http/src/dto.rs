@@ -22,8 +22,10 @@ use uuid::Uuid;
 #[into_params(parameter_in = Query)]
 pub struct PageQuery {
     /// How many items, 1 to 500 (more is capped at 500); 50 when left out.
+    #[param(minimum = 1)]
     pub limit: Option<i64>,
     /// How many items to skip; 0 when left out.
+    #[param(minimum = 0)]
     pub offset: Option<i64>,
 }
 
@@ -83,13 +85,19 @@ impl From<User> for UserBody {
 #[serde(deny_unknown_fields)]
 pub struct CreateUser {
     /// At most 200 characters; empty when left out.
+    #[schema(max_length = 200)]
     pub first_name: Option<String>,
+    #[schema(max_length = 200)]
     pub last_name: Option<String>,
     /// E.164: `+` then 8 to 15 digits.
+    #[schema(pattern = r"^\+[1-9][0-9]{7,14}$")]
     pub phone: Option<String>,
+    #[schema(format = Email, max_length = 254)]
     pub email: Option<String>,
+    #[schema(min_length = 1, max_length = 4096, pattern = r"\S")]
     pub push_token: Option<String>,
     /// Unique: the id of the client in the system it came from.
+    #[schema(min_length = 1, max_length = 255, pattern = r"\S")]
     pub external_id: Option<String>,
 }
 
@@ -110,19 +118,21 @@ impl From<CreateUser> for NewUser {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PatchUser {
+    #[schema(max_length = 200)]
     pub first_name: Option<String>,
+    #[schema(max_length = 200)]
     pub last_name: Option<String>,
     #[serde(default, with = "double_option")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, pattern = r"^\+[1-9][0-9]{7,14}$")]
     pub phone: Option<Option<String>>,
     #[serde(default, with = "double_option")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, format = Email, max_length = 254)]
     pub email: Option<Option<String>>,
     #[serde(default, with = "double_option")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, min_length = 1, max_length = 4096, pattern = r"\S")]
     pub push_token: Option<Option<String>>,
     #[serde(default, with = "double_option")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, min_length = 1, max_length = 255, pattern = r"\S")]
     pub external_id: Option<Option<String>>,
 }
 
@@ -144,7 +154,9 @@ impl From<PatchUser> for UserPatch {
 pub struct UserQuery {
     /// A part of the first or last name, phone, e-mail or external id, in any case.
     pub q: Option<String>,
+    #[param(minimum = 1)]
     pub limit: Option<i64>,
+    #[param(minimum = 0)]
     pub offset: Option<i64>,
 }
 
@@ -152,6 +164,7 @@ pub struct UserQuery {
 pub struct AvailabilityBody {
     pub user_id: Uuid,
     /// `active` or `blocked`.
+    #[schema(value_type = AvailabilityStatusName)]
     pub status: String,
     /// `null`: since always.
     pub blocked_from: Option<DateTime<Utc>>,
@@ -174,6 +187,7 @@ impl From<Availability> for AvailabilityBody {
 #[serde(deny_unknown_fields)]
 pub struct PutAvailability {
     /// `active` or `blocked`.
+    #[schema(value_type = AvailabilityStatusName)]
     pub status: String,
     #[serde(default)]
     pub blocked_from: Option<DateTime<Utc>>,
@@ -197,6 +211,7 @@ pub struct TypeBody {
     pub code: String,
     pub name: String,
     /// `active` or `blocked`.
+    #[schema(value_type = EntryStatus)]
     pub status: String,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -219,9 +234,12 @@ impl From<CommunicationType> for TypeBody {
 #[serde(deny_unknown_fields)]
 pub struct CreateType {
     /// A unique slug of `a-z`, `0-9` and `_`.
+    #[schema(pattern = r"^[a-z0-9_]{1,64}$")]
     pub code: String,
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
     pub name: String,
     /// `active` (the default) or `blocked`.
+    #[schema(value_type = Option<EntryStatus>)]
     pub status: Option<String>,
 }
 
@@ -238,8 +256,11 @@ impl From<CreateType> for EntryInput {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PatchType {
+    #[schema(pattern = r"^[a-z0-9_]{1,64}$")]
     pub code: Option<String>,
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
     pub name: Option<String>,
+    #[schema(value_type = Option<EntryStatus>)]
     pub status: Option<String>,
 }
 
@@ -259,7 +280,9 @@ pub struct SourceBody {
     pub code: String,
     pub name: String,
     /// `sms`, `messenger`, `email`, `push` or `webhook`: which address it uses.
+    #[schema(value_type = SourceKindName)]
     pub kind: String,
+    #[schema(value_type = EntryStatus)]
     pub status: String,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -282,10 +305,14 @@ impl From<CommunicationSource> for SourceBody {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateSource {
+    #[schema(pattern = r"^[a-z0-9_]{1,64}$")]
     pub code: String,
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
     pub name: String,
     /// `sms`, `messenger`, `email`, `push` or `webhook`.
+    #[schema(value_type = SourceKindName)]
     pub kind: String,
+    #[schema(value_type = Option<EntryStatus>)]
     pub status: Option<String>,
 }
 
@@ -305,9 +332,13 @@ impl From<CreateSource> for NewSource {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PatchSource {
+    #[schema(pattern = r"^[a-z0-9_]{1,64}$")]
     pub code: Option<String>,
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
     pub name: Option<String>,
+    #[schema(value_type = Option<SourceKindName>)]
     pub kind: Option<String>,
+    #[schema(value_type = Option<EntryStatus>)]
     pub status: Option<String>,
 }
 
@@ -346,12 +377,14 @@ impl From<Department> for DepartmentBody {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateDepartment {
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
     pub name: String,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PatchDepartment {
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
     pub name: Option<String>,
 }
 
@@ -361,6 +394,7 @@ pub struct FavoriteBody {
     pub communication_type_id: Uuid,
     pub communication_source_id: Uuid,
     /// Lower is tried first; 0 to 1 000 000.
+    #[schema(minimum = 0, maximum = 1000000)]
     pub priority: i64,
 }
 
@@ -407,6 +441,7 @@ pub struct RuleBody {
     pub communication_type_id: Option<Uuid>,
     pub limit_per_unit: u32,
     /// `second`, `minute`, `hour` or `day`.
+    #[schema(value_type = TimeUnitName)]
     pub unit: String,
     pub units_count: u32,
     pub created_at: DateTime<Utc>,
@@ -432,10 +467,13 @@ impl From<Rule> for RuleBody {
 #[serde(deny_unknown_fields)]
 pub struct CreateRule {
     /// At least 1.
+    #[schema(minimum = 1, maximum = 1000000)]
     pub limit_per_unit: i64,
     /// `second`, `minute`, `hour` or `day`.
+    #[schema(value_type = TimeUnitName)]
     pub unit: String,
     /// At least 1; the window `units_count × unit` is at most 366 days.
+    #[schema(minimum = 1, maximum = 31622400)]
     pub units_count: i64,
     /// Left out or `null`: the rule counts every type.
     #[serde(default)]
@@ -456,8 +494,11 @@ impl From<CreateRule> for NewRule {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PatchRule {
+    #[schema(minimum = 1, maximum = 1000000)]
     pub limit_per_unit: Option<i64>,
+    #[schema(value_type = Option<TimeUnitName>)]
     pub unit: Option<String>,
+    #[schema(minimum = 1, maximum = 31622400)]
     pub units_count: Option<i64>,
     /// `null` makes the rule count every type.
     #[serde(default, with = "double_option")]
@@ -517,6 +558,7 @@ impl From<omnichannel_app::auth::sessions::TokenPair> for TokenPairBody {
 pub struct ChangePassword {
     pub current_password: String,
     /// At least 12 characters.
+    #[schema(min_length = 12)]
     pub new_password: String,
 }
 
@@ -524,8 +566,10 @@ pub struct ChangePassword {
 #[serde(deny_unknown_fields)]
 pub struct CreateOperator {
     /// 1 to 64 of `a-z 0-9 . _ @ -`, kept in lower case.
+    #[schema(pattern = r"^[A-Za-z0-9._@-]{1,64}$")]
     pub username: String,
     /// At least 12 characters.
+    #[schema(min_length = 12)]
     pub password: String,
 }
 
@@ -549,6 +593,7 @@ impl From<omnichannel_domain::auth::Admin> for OperatorBody {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateApiKey {
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
     pub name: String,
 }
 
@@ -595,4 +640,45 @@ impl From<omnichannel_app::auth::api_keys::CreatedKey> for CreatedApiKeyBody {
             created_at: created.key.created_at,
         }
     }
+}
+
+/// `active` or `blocked` (schema only: bodies carry it as a string).
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum EntryStatus {
+    Active,
+    Blocked,
+}
+
+/// A client's availability status (schema only).
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum AvailabilityStatusName {
+    Active,
+    Blocked,
+}
+
+/// Which address of a client a channel uses (schema only).
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum SourceKindName {
+    Sms,
+    Messenger,
+    Email,
+    Push,
+    Webhook,
+}
+
+/// The unit of a rule's window (schema only).
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum TimeUnitName {
+    Second,
+    Minute,
+    Hour,
+    Day,
 }

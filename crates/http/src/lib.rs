@@ -2,9 +2,9 @@
 
 use actix_web::body::{BoxBody, EitherBody, MessageBody};
 use actix_web::dev::ServiceResponse;
+use actix_web::http::header;
 use actix_web::middleware::{ErrorHandlerResponse, ErrorHandlers, from_fn};
 use actix_web::web::{self, Data, ServiceConfig};
-use actix_web::{HttpResponse, http::header};
 use omnichannel_app::Services;
 
 pub mod admin;
@@ -18,6 +18,7 @@ pub mod problem;
 pub mod public;
 mod respond;
 pub mod routes;
+mod unrouted;
 
 pub use extract::BodyLimit;
 pub use problem::ApiError;
@@ -45,9 +46,7 @@ pub fn configure(services: Data<Services>) -> impl FnOnce(&mut ServiceConfig) {
                     .wrap(from_fn(auth::require_api_key))
                     .configure(public::routes),
             )
-            .default_service(web::to(|| async {
-                Err::<HttpResponse, _>(ApiError::not_found())
-            }));
+            .default_service(web::to(unrouted::unrouted));
     }
 }
 

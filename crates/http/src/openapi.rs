@@ -1,5 +1,8 @@
+use utoipa::openapi::path::{Operation, ParameterIn};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::openapi::{OpenApi as Document, SecurityRequirement};
+use utoipa::openapi::{
+    ContentBuilder, OpenApi as Document, PathItem, Ref, RefOr, ResponseBuilder, SecurityRequirement,
+};
 use utoipa::{Modify, OpenApi};
 
 use crate::admin::AdminApi;
@@ -19,7 +22,7 @@ use crate::public::PublicApi;
         (path = "/api/admin/v1", api = AdminApi),
         (path = "/api/public/v1", api = PublicApi),
     ),
-    modifiers(&Security),
+    modifiers(&Security, &CommonAnswers),
     tags(
         (name = "auth", description = "Operators' logins and tokens"),
         (name = "operators", description = "Operators and API keys"),
@@ -76,18 +79,81 @@ impl Modify for Security {
             } else {
                 continue;
             };
-            for operation in [
-                &mut item.get,
-                &mut item.put,
-                &mut item.post,
-                &mut item.delete,
-                &mut item.patch,
-            ]
-            .into_iter()
-            .flatten()
-            {
+            for operation in operations(item) {
                 operation.security = Some(vec![requirement.clone()]);
             }
         }
     }
+}
+
+fn operations(item: &mut PathItem) -> impl Iterator<Item = &mut Operation> {
+    [
+        &mut item.get,
+        &mut item.put,
+        &mut item.post,
+        &mut item.delete,
+        &mut item.patch,
+    ]
+    .into_iter()
+    .flatten()
+}
+
+/// The problem answers every route of a kind can give, documented once here:
+/// `401` behind a credential, `400`/`413`/`415`/`422` with a body, `422` with
+/// query parameters, `404` with an id in the path.
+struct CommonAnswers;
+
+impl Modify for CommonAnswers {
+    fn modify(&self, openapi: &mut Document) {
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            let has_id = path.contains('{');
+            for operation in operations(item) {
+                let secured = operation.security.is_some();
+                let has_body = operation.request_body.is_some();
+                let has_query = operation
+                    .parameters
+                    .iter()
+                    .flatten()
+                    .any(|p| p.parameter_in == ParameterIn::Query);
+                let mut answers = Vec::new();
+                if secured {
+                    answers.push(("401", "No valid credential"));
+                }
+                if has_body {
+                    answers.extend([
+                        ("400", "The body is not valid JSON"),
+                        ("413", "The body is larger than the route accepts"),
+                        ("415", "The body is not sent as application/json"),
+                        ("422", "A field is invalid; `errors` names each"),
+                    ]);
+                }
+                if has_query {
+                    answers.push(("422", "A query parameter is invalid; `errors` names each"));
+                }
+                if has_id {
+                    answers.push(("404", "No such resource"));
+                }
+                let responses = &mut operation.responses.responses;
+                for (status, description) in answers {
+                    responses
+                        .entry(status.to_owned())
+                        .or_insert_with(|| problem_answer(description));
+                }
+            }
+        }
+    }
+}
+
+fn problem_answer(description: &str) -> RefOr<utoipa::openapi::Response> {
+    RefOr::T(
+        ResponseBuilder::new()
+            .description(description)
+            .content(
+                crate::problem::CONTENT_TYPE,
+                ContentBuilder::new()
+                    .schema(Some(Ref::from_schema_name("Problem")))
+                    .build(),
+            )
+            .build(),
+    )
 }
