@@ -89,6 +89,10 @@ both_backends! {
         assert_eq!(reply.body["email"], "ann@example.com");
         assert_eq!(app.get(&format!("{ADMIN}/users/{id}")).await.body, reply.body);
 
+        let positional = app.patch(&format!("{ADMIN}/users/{id}"), &json!([null, null])).await;
+        positional.assert_problem(422);
+        assert_eq!(positional.error_fields(), ["body"]);
+
         let empty_email = app.patch(&format!("{ADMIN}/users/{id}"), &json!({"email": ""})).await;
         empty_email.assert_problem(422);
         assert_eq!(empty_email.error_fields(), ["email"]);

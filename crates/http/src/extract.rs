@@ -94,7 +94,8 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
     }
 }
 
-/// Deserialises `body`: bad syntax is `400`, a value that does not fit is `422`.
+/// Deserialises `body`, a JSON object: bad syntax is `400`, a value that does
+/// not fit is `422`.
 pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     let mut deserializer = serde_json::Deserializer::from_slice(body);
     let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
@@ -110,6 +111,14 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     deserializer
         .end()
         .map_err(|e| ApiError::bad_request(format!("The body is not valid JSON: {e}.")))?;
+    // Every body of this API is an object; serde would also take a struct
+    // from an array of its fields in order.
+    if body.trim_ascii_start().first() != Some(&b'{') {
+        return Err(ApiError::invalid(vec![FieldProblem {
+            field: "body".to_owned(),
+            message: "must be a JSON object".to_owned(),
+        }]));
+    }
     Ok(value)
 }
 
@@ -242,5 +251,8 @@ mod tests {
             (422, vec!["items.0.extra".to_owned()])
         );
         assert_eq!(field_of("[]"), (422, vec!["body".to_owned()]));
+        // A struct taken from an array of its fields is refused too.
+        assert_eq!(field_of(r#"["a", []]"#), (422, vec!["body".to_owned()]));
+        assert_eq!(field_of(r#" ["a", [] "#).0, 400);
     }
 }
