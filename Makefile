@@ -6,7 +6,7 @@ export CARGO_TARGET_DIR
 OMNICHANNEL_TEST_POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 export OMNICHANNEL_TEST_POSTGRES_URL
 
-.PHONY: run build test fmt-check lint layering unit e2e fmt
+.PHONY: run build test fmt-check lint layering e2e fmt fuzz
 
 run:
 	cargo run --release --bin omnichannel -- serve
@@ -41,3 +41,8 @@ e2e:
 
 fmt:
 	cargo fmt --all
+
+# Fuzz the HTTP API from its OpenAPI document (schemathesis, from PyPI): no 5xx,
+# and every answer as documented. Not part of `make test`.
+fuzz:
+	scripts/api-fuzz.sh
