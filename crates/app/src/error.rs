@@ -30,8 +30,6 @@ pub enum ListError {
     /// The resource the list belongs to does not exist.
     #[error("not found")]
     NotFound,
-    #[error("invalid input: {0}")]
-    Invalid(ValidationErrors),
     #[error(transparent)]
     Unexpected(anyhow::Error),
 }

@@ -180,7 +180,6 @@ impl From<ListError> for ApiError {
     fn from(error: ListError) -> Self {
         match error {
             ListError::NotFound => Self::not_found(),
-            ListError::Invalid(errors) => errors.into(),
             ListError::Unexpected(source) => Self::internal(source),
         }
     }
