@@ -79,6 +79,10 @@ id_type!(
     CommunicationId
 );
 id_type!(
+    /// The communications of one bulk send.
+    BatchId
+);
+id_type!(
     /// An operator: an account of the admin API.
     AdminId
 );

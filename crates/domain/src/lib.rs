@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod availability;
 pub mod communication;
+pub mod decision;
 pub mod department;
 pub mod dictionary;
 pub mod ids;
@@ -14,12 +15,12 @@ pub mod validation;
 pub mod values;
 
 pub use availability::{Availability, AvailabilityStatus};
-pub use communication::CommunicationStatus;
+pub use communication::{Communication, CommunicationStatus, Event, EventKind, StatusReason};
 pub use department::{Department, FavoriteSource, Rule, RuleLimit, TimeUnit};
 pub use dictionary::{CommunicationSource, CommunicationType, DictionaryStatus, SourceKind};
 pub use ids::{
-    AdminId, ApiKeyId, CommunicationId, DepartmentId, RuleId, SourceId, TokenFamilyId, TypeId,
-    UserId,
+    AdminId, ApiKeyId, BatchId, CommunicationId, DepartmentId, RuleId, SourceId, TokenFamilyId,
+    TypeId, UserId,
 };
 pub use user::User;
 pub use validation::{FieldError, InvalidValue, ValidationErrors};

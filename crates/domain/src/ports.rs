@@ -3,14 +3,21 @@
 //!
 //! Every method is blocking; callers run them off the async threads.
 
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+
 use chrono::{DateTime, Utc};
 
 use crate::auth::{Admin, ApiKey, RefreshToken};
 use crate::availability::Availability;
+use crate::communication::{Communication, CommunicationStatus, Event, StatusReason};
+use crate::decision::Counted;
 use crate::department::{Department, FavoriteSource, Rule};
 use crate::dictionary::{CommunicationSource, CommunicationType};
 use crate::ids::{
-    AdminId, ApiKeyId, DepartmentId, RuleId, SourceId, TokenFamilyId, TypeId, UserId,
+    AdminId, ApiKeyId, BatchId, CommunicationId, DepartmentId, RuleId, SourceId, TokenFamilyId,
+    TypeId, UserId,
 };
 use crate::user::User;
 
@@ -258,4 +265,244 @@ pub trait SettingRepository: Send + Sync {
     /// The value stored under `name`; stores `candidate` first when there is
     /// none, so that every process on one database agrees on the value.
     fn get_or_insert(&self, name: &str, candidate: &str) -> Result<String, RepoError>;
+}
+
+/// Which communications a list holds; each field that is set narrows it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CommunicationFilter {
+    pub status: Option<CommunicationStatus>,
+    pub user_id: Option<UserId>,
+    pub department_id: Option<DepartmentId>,
+    pub type_id: Option<TypeId>,
+    pub source_id: Option<SourceId>,
+    pub batch_id: Option<BatchId>,
+    /// `communication_date` at or after.
+    pub from: Option<DateTime<Utc>>,
+    /// `communication_date` before.
+    pub to: Option<DateTime<Utc>>,
+}
+
+/// What the decision needs about one client in one department.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientPolicy {
+    pub user: User,
+    /// `Availability::always` when none is stored.
+    pub availability: Availability,
+    /// The client's communications in the department that the limits count,
+    /// from the longest window of the department's rules before the moment
+    /// asked about on; empty when the department has no rule.
+    pub counted: Vec<Counted>,
+}
+
+/// A department's two policies.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DepartmentPolicy {
+    pub rules: Vec<Rule>,
+    pub favorites: Vec<FavoriteSource>,
+}
+
+/// The state the decisions read, loaded in the transaction that holds the
+/// clients' locks.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PolicySnapshot {
+    pub clients: HashMap<(UserId, DepartmentId), ClientPolicy>,
+    pub departments: HashMap<DepartmentId, DepartmentPolicy>,
+    pub types: Vec<CommunicationType>,
+    pub sources: Vec<CommunicationSource>,
+}
+
+/// A stored communication as a change under the client's lock finds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stored {
+    pub communication: Communication,
+    /// A worker holds it: its provider may be called at this moment.
+    pub in_flight: bool,
+}
+
+/// What a change under the client's lock writes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClientWrite {
+    Insert(Communication, Vec<Event>),
+    Update(Communication, Vec<Event>),
+}
+
+/// A decision under a client's lock: it reads the snapshot (and the stored
+/// communication, when one was named) and says what to write, if anything.
+pub type ClientDecision<'a> =
+    dyn FnMut(&PolicySnapshot, Option<&Stored>) -> Option<ClientWrite> + 'a;
+
+#[cfg_attr(feature = "mock", mockall::automock)]
+pub trait CommunicationRepository: Send + Sync {
+    /// Stores a new communication with its first events, queued at its
+    /// `due_at`, in one transaction.
+    fn insert(&self, communication: &Communication, events: &[Event]) -> Result<(), RepoError>;
+    fn get(&self, id: CommunicationId) -> Result<Option<Communication>, RepoError>;
+    /// The history, oldest first.
+    fn events(&self, id: CommunicationId) -> Result<Vec<Event>, RepoError>;
+    /// Newest first by `created_at`.
+    fn list(
+        &self,
+        filter: &CommunicationFilter,
+        page: Page,
+    ) -> Result<Paged<Communication>, RepoError>;
+    /// Writes `communication` and appends `events` if its stored status is
+    /// still `expected` and no worker holds it at `now`; `Ok(false)` otherwise.
+    fn update_if(
+        &self,
+        communication: &Communication,
+        expected: CommunicationStatus,
+        now: DateTime<Utc>,
+        events: &[Event],
+    ) -> Result<bool, RepoError>;
+    /// Under the lock dispatch takes for the client `user_id`, in one
+    /// transaction: loads the policy snapshot of the client in `department_id`
+    /// at `now` (not counting `current`) and the stored `current`, and writes
+    /// what `decide` answers. `Conflict("id")` when an insert's id is taken.
+    fn decide_for_client<'a>(
+        &self,
+        user_id: UserId,
+        department_id: DepartmentId,
+        current: Option<CommunicationId>,
+        now: DateTime<Utc>,
+        decide: &mut ClientDecision<'a>,
+    ) -> Result<(), RepoError>;
+}
+
+/// A communication a worker holds, with its queue state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claim {
+    pub communication: Communication,
+    /// Identifies the claim; a completion with another lease is ignored.
+    pub lease: uuid::Uuid,
+    /// Channels given up on for this communication.
+    pub given_up: Vec<SourceId>,
+    /// Provider calls on the current channel since it was last given up on.
+    pub channel_attempts: u32,
+}
+
+/// What dispatch does with a claimed communication, decided under its
+/// client's lock.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+    /// Reserve the slot at `at` (counted from then on) on `channel`, and keep
+    /// the lease: the provider is called next.
+    Reserve {
+        id: CommunicationId,
+        channel: SourceId,
+        at: DateTime<Utc>,
+        events: Vec<Event>,
+    },
+    /// Wait until `until`; the lease is released.
+    Defer {
+        id: CommunicationId,
+        until: DateTime<Utc>,
+        reason: StatusReason,
+        events: Vec<Event>,
+    },
+    /// Give up: `failed` with `reason`.
+    Fail {
+        id: CommunicationId,
+        at: DateTime<Utc>,
+        reason: StatusReason,
+        events: Vec<Event>,
+    },
+}
+
+/// How a provider call ended, for a reserved communication.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// `sent`, with `sent_at` the reserved moment.
+    Sent {
+        id: CommunicationId,
+        lease: uuid::Uuid,
+        provider_message_id: Option<String>,
+        events: Vec<Event>,
+    },
+    /// A transient error: the reservation is released and it is tried again
+    /// at `at`; `channel_attempts` calls were made on the channel.
+    Retry {
+        id: CommunicationId,
+        lease: uuid::Uuid,
+        at: DateTime<Utc>,
+        channel_attempts: u32,
+        events: Vec<Event>,
+    },
+    /// The channel is given up on (a permanent error, or the retries are
+    /// spent): the reservation is released and it is decided again at `at`.
+    GiveUpChannel {
+        id: CommunicationId,
+        lease: uuid::Uuid,
+        channel: SourceId,
+        at: DateTime<Utc>,
+        events: Vec<Event>,
+    },
+}
+
+/// Plans one step per claim; the storage writes them in the claim's transaction.
+pub type Planner<'a> = dyn FnMut(&[Claim], &PolicySnapshot) -> Vec<Step> + 'a;
+
+/// The durable queue of communications to dispatch.
+#[cfg_attr(feature = "mock", mockall::automock)]
+pub trait DispatchQueue: Send + Sync {
+    /// In one transaction: claims up to `limit` communications due at `now`
+    /// that no live lease holds, under a new lease until `lease_until`; takes
+    /// the lock of their clients (skipping, unclaimed, those whose client is
+    /// locked elsewhere); loads the policy snapshot at `now`, not counting the
+    /// claimed ones; writes the steps `plan` answers. Answers how many were
+    /// claimed.
+    fn claim<'a>(
+        &self,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: u32,
+        plan: &mut Planner<'a>,
+    ) -> Result<usize, RepoError>;
+    /// Writes each outcome whose lease still holds, counting one more
+    /// provider call for each.
+    fn complete(&self, outcomes: &[Outcome]) -> Result<(), RepoError>;
+    /// The earliest `due_at` of waiting or booked communications.
+    fn next_due(&self) -> Result<Option<DateTime<Utc>>, RepoError>;
+}
+
+/// A future of a provider call; providers are asynchronous.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// One message as a provider receives it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outgoing {
+    pub communication_id: CommunicationId,
+    pub user_id: UserId,
+    pub department_id: DepartmentId,
+    /// The communication type's code and name.
+    pub communication_type: String,
+    pub communication_type_name: String,
+    /// The channel's code.
+    pub channel: String,
+    /// The client's address on the channel; `None` for a channel that takes none.
+    pub to: Option<String>,
+    pub message: String,
+}
+
+/// What a provider answered for a message it took.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Delivery {
+    pub provider_message_id: Option<String>,
+}
+
+/// Why a provider did not take a message. The text never holds a secret.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProviderError {
+    /// Worth trying again: a timeout, a refused connection, a 5xx, 408 or 429.
+    #[error("transient: {0}")]
+    Transient(String),
+    /// Trying again will not help: the message or the address was refused.
+    #[error("permanent: {0}")]
+    Permanent(String),
+}
+
+/// A channel's provider: sends one message. The future owns what it needs,
+/// so that many calls run at once on any thread.
+#[cfg_attr(feature = "mock", mockall::automock)]
+pub trait Provider: Send + Sync {
+    fn send(&self, message: Outgoing) -> BoxFuture<'static, Result<Delivery, ProviderError>>;
 }
