@@ -1,8 +1,9 @@
 //! One connection type for both backends, the pool's connection manager and
 //! the set-up each new connection gets.
 
-use diesel::connection::SimpleConnection;
+use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
 use diesel::r2d2::R2D2Connection;
+use diesel::result::Error as DieselError;
 use diesel::{Connection, PgConnection, SqliteConnection};
 
 use crate::database_url::DatabaseUrl;
@@ -13,6 +14,41 @@ use crate::database_url::DatabaseUrl;
 pub enum DbConnection {
     Sqlite(SqliteConnection),
     Pg(PgConnection),
+}
+
+impl DbConnection {
+    /// Runs `body` in one transaction. On SQLite it holds the write lock from
+    /// its start (`BEGIN IMMEDIATE`): SQLite has one writer, so the body runs
+    /// alone among writers and a read it writes after cannot go stale; on
+    /// PostgreSQL it is a plain transaction, and the body takes the locks it
+    /// needs.
+    pub(crate) fn immediate_transaction<T, E>(
+        &mut self,
+        body: impl FnOnce(&mut Self) -> Result<T, E>,
+    ) -> Result<T, E>
+    where
+        E: From<DieselError>,
+    {
+        match self {
+            Self::Pg(_) => self.transaction(body),
+            Self::Sqlite(sqlite) => {
+                // What `SqliteConnection::immediate_transaction` does, with
+                // the body written against this connection: its transaction
+                // state is the SQLite connection's.
+                AnsiTransactionManager::begin_transaction_sql(sqlite, "BEGIN IMMEDIATE")?;
+                match body(self) {
+                    Ok(value) => {
+                        <Self as Connection>::TransactionManager::commit_transaction(self)?;
+                        Ok(value)
+                    }
+                    Err(error) => {
+                        <Self as Connection>::TransactionManager::rollback_transaction(self)?;
+                        Err(error)
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// Opens connections of the backend the URL names (the derived `establish`

@@ -25,6 +25,8 @@ pub enum StorageError {
     Query(#[source] DieselError),
     #[error("applying the database migrations failed")]
     Migration(#[source] anyhow::Error),
+    #[error("cannot start listening for queued work")]
+    Listen(#[source] std::io::Error),
 }
 
 /// Any failure the port has no variant for.
@@ -69,4 +71,21 @@ pub(crate) fn violates_unique(info: &dyn DatabaseErrorInformation, column: &str)
     info.constraint_name()
         .is_some_and(|name| name.ends_with(&format!("_{column}_key")))
         || info.message().contains(&format!(".{column}"))
+}
+
+/// Why the body of a transaction gave up, rolling it back: the port's error
+/// to answer. A database error the body does not map itself is unexpected.
+#[derive(Debug)]
+pub(crate) struct Abort(pub(crate) RepoError);
+
+impl From<DieselError> for Abort {
+    fn from(error: DieselError) -> Self {
+        Self(unexpected(error))
+    }
+}
+
+impl From<RepoError> for Abort {
+    fn from(error: RepoError) -> Self {
+        Self(error)
+    }
 }

@@ -10,6 +10,7 @@
 mod connection;
 mod database_url;
 mod error;
+mod listen;
 mod mapping;
 mod migrations;
 mod repositories;
@@ -18,4 +19,6 @@ mod schema;
 mod store;
 
 pub use error::StorageError;
+pub use listen::Listener;
+pub use repositories::DISPATCH_CHANNEL;
 pub use store::{Backend, PoolOptions, Store};

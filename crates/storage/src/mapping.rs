@@ -5,18 +5,21 @@ use std::fmt::Display;
 
 use chrono::{DateTime, NaiveDateTime, SubsecRound, Utc};
 use omnichannel_domain::auth::{Admin, ApiKey, RefreshToken, Username};
-use omnichannel_domain::ports::RepoError;
+use omnichannel_domain::decision::Counted;
+use omnichannel_domain::ports::{Claim, RepoError, Stored};
 use omnichannel_domain::{
-    Availability, AvailabilityStatus, Code, CommunicationSource, CommunicationType, Department,
-    DictionaryStatus, Email, ExternalId, FavoriteSource, Name, PersonName, Phone, PushToken, Rule,
-    RuleLimit, SourceKind, TimeUnit, User,
+    Availability, AvailabilityStatus, Code, Communication, CommunicationSource,
+    CommunicationStatus, CommunicationType, Department, DepartmentId, DictionaryStatus, Email,
+    Event, EventKind, ExternalId, FavoriteSource, Message, Name, PersonName, Phone, PushToken,
+    Rule, RuleLimit, SourceKind, StatusReason, TimeUnit, User, UserId,
 };
 use uuid::Uuid;
 
 use crate::error::unexpected;
 use crate::rows::{
-    AdminRow, ApiKeyRow, AvailabilityRow, CommunicationSourceRow, CommunicationTypeRow,
-    DepartmentRow, FavoriteSourceRow, RefreshTokenRow, RuleRow, UserRow,
+    AdminRow, ApiKeyRow, AvailabilityRow, CommunicationRow, CommunicationSourceRow,
+    CommunicationTypeRow, CountedRow, DepartmentRow, EventRow, FavoriteSourceRow,
+    NewCommunicationRow, NewEventRow, QueuedRow, RefreshTokenRow, RuleRow, UserRow,
 };
 
 /// Separates the fields of `users.search_text`, so that a query does not match
@@ -33,8 +36,13 @@ pub(crate) fn db_time(time: DateTime<Utc>) -> NaiveDateTime {
     time.naive_utc().trunc_subsecs(6)
 }
 
-fn db_time_opt(time: Option<DateTime<Utc>>) -> Option<NaiveDateTime> {
+pub(crate) fn db_time_opt(time: Option<DateTime<Utc>>) -> Option<NaiveDateTime> {
     time.map(db_time)
+}
+
+/// A count as an `INTEGER` column holds it.
+pub(crate) fn db_count(value: u32) -> Result<i32, RepoError> {
+    i32::try_from(value).map_err(|_| unexpected(anyhow::anyhow!("{value} is out of range")))
 }
 
 pub(crate) fn domain_time(time: NaiveDateTime) -> DateTime<Utc> {
@@ -80,6 +88,14 @@ impl<'a> Columns<'a> {
 
     fn value<T, E: Display>(&self, column: &str, parsed: Result<T, E>) -> Result<T, RepoError> {
         parsed.map_err(|error| invalid(column, self.row, error))
+    }
+
+    fn optional_id<T: From<Uuid>>(
+        &self,
+        column: &str,
+        value: Option<&str>,
+    ) -> Result<Option<T>, RepoError> {
+        value.map(|value| self.id(column, value)).transpose()
     }
 
     fn optional<T, E: Display>(
@@ -271,16 +287,13 @@ impl FavoriteSourceRow {
 
 impl RuleRow {
     pub(crate) fn from_domain(rule: &Rule) -> Result<Self, RepoError> {
-        let count = |value: u32| {
-            i32::try_from(value).map_err(|_| unexpected(anyhow::anyhow!("{value} is out of range")))
-        };
         Ok(Self {
             id: db_id(rule.id),
             department_id: db_id(rule.department_id),
             communication_type_id: rule.type_id.map(db_id),
-            limit_per_unit: count(rule.limit.limit_per_unit())?,
+            limit_per_unit: db_count(rule.limit.limit_per_unit())?,
             unit: rule.limit.unit().as_str().to_owned(),
-            units_count: count(rule.limit.units_count())?,
+            units_count: db_count(rule.limit.units_count())?,
             created_at: db_time(rule.created_at),
             updated_at: db_time(rule.updated_at),
         })
@@ -392,6 +405,179 @@ impl ApiKeyRow {
             secret_hash: self.secret_hash,
             created_at: domain_time(self.created_at),
             last_used_at: self.last_used_at.map(domain_time),
+        })
+    }
+}
+
+impl CommunicationRow {
+    pub(crate) fn from_domain(item: &Communication) -> Result<Self, RepoError> {
+        Ok(Self {
+            id: db_id(item.id),
+            department_id: db_id(item.department_id),
+            user_id: db_id(item.user_id),
+            communication_type_id: db_id(item.type_id),
+            requested_source_id: item.requested_source_id.map(db_id),
+            communication_source_id: item.source_id.map(db_id),
+            communication_date: db_time(item.communication_date),
+            status: item.status.as_str().to_owned(),
+            status_reason: item.status_reason.map(|r| r.as_str().to_owned()),
+            message: item.message.as_str().to_owned(),
+            sent_at: db_time_opt(item.sent_at),
+            delivered_at: db_time_opt(item.delivered_at),
+            read_at: db_time_opt(item.read_at),
+            attempts: db_count(item.attempts)?,
+            next_attempt_at: db_time_opt(item.next_attempt_at),
+            provider_message_id: item.provider_message_id.clone(),
+            batch_id: item.batch_id.map(db_id),
+            created_at: db_time(item.created_at),
+            updated_at: db_time(item.updated_at),
+        })
+    }
+
+    pub(crate) fn into_domain(self) -> Result<Communication, RepoError> {
+        let row = format!("communication {}", self.id);
+        let c = Columns::of(&row);
+        Ok(Communication {
+            id: c.id("communications.id", &self.id)?,
+            department_id: c.id("communications.department_id", &self.department_id)?,
+            user_id: c.id("communications.user_id", &self.user_id)?,
+            type_id: c.id(
+                "communications.communication_type_id",
+                &self.communication_type_id,
+            )?,
+            requested_source_id: c.optional_id(
+                "communications.requested_source_id",
+                self.requested_source_id.as_deref(),
+            )?,
+            source_id: c.optional_id(
+                "communications.communication_source_id",
+                self.communication_source_id.as_deref(),
+            )?,
+            communication_date: domain_time(self.communication_date),
+            status: c.value(
+                "communications.status",
+                CommunicationStatus::parse(&self.status),
+            )?,
+            status_reason: c.optional("communications.status_reason", self.status_reason, |v| {
+                StatusReason::parse(&v)
+            })?,
+            message: c.value("communications.message", Message::parse(self.message))?,
+            sent_at: self.sent_at.map(domain_time),
+            delivered_at: self.delivered_at.map(domain_time),
+            read_at: self.read_at.map(domain_time),
+            attempts: c.value("communications.attempts", u32::try_from(self.attempts))?,
+            next_attempt_at: self.next_attempt_at.map(domain_time),
+            provider_message_id: self.provider_message_id,
+            batch_id: c.optional_id("communications.batch_id", self.batch_id.as_deref())?,
+            created_at: domain_time(self.created_at),
+            updated_at: domain_time(self.updated_at),
+        })
+    }
+}
+
+impl NewCommunicationRow {
+    /// The row queued and counted as the domain says a communication in its
+    /// state is.
+    pub(crate) fn from_domain(item: &Communication) -> Result<Self, RepoError> {
+        Ok(Self {
+            communication: CommunicationRow::from_domain(item)?,
+            due_at: db_time_opt(item.due_at()),
+            counted_at: db_time_opt(item.counted_at()),
+        })
+    }
+}
+
+impl QueuedRow {
+    /// The communication as claimed under `lease`.
+    pub(crate) fn into_claim(self, lease: Uuid) -> Result<Claim, RepoError> {
+        let row = format!("communication {}", self.communication.id);
+        let c = Columns::of(&row);
+        let given_up = self
+            .given_up
+            .split_whitespace()
+            .map(|id| c.id("communications.given_up", id))
+            .collect::<Result<_, _>>()?;
+        let channel_attempts = c.value(
+            "communications.channel_attempts",
+            u32::try_from(self.channel_attempts),
+        )?;
+        Ok(Claim {
+            communication: self.communication.into_domain()?,
+            lease,
+            given_up,
+            channel_attempts,
+        })
+    }
+
+    /// The communication as a change at `now` finds it: in flight while its
+    /// lease lasts.
+    pub(crate) fn into_stored(self, now: DateTime<Utc>) -> Result<Stored, RepoError> {
+        let in_flight = self
+            .lease_until
+            .is_some_and(|until| domain_time(until) > now);
+        Ok(Stored {
+            communication: self.communication.into_domain()?,
+            in_flight,
+        })
+    }
+}
+
+impl CountedRow {
+    /// Whose moment it is, and the moment.
+    pub(crate) fn into_domain(self) -> Result<(UserId, DepartmentId, Counted), RepoError> {
+        let row = format!(
+            "a communication of user {} in department {}",
+            self.user_id, self.department_id
+        );
+        let c = Columns::of(&row);
+        let at = self
+            .counted_at
+            .ok_or_else(|| invalid("communications.counted_at", &row, "it is missing"))?;
+        Ok((
+            c.id("communications.user_id", &self.user_id)?,
+            c.id("communications.department_id", &self.department_id)?,
+            Counted {
+                at: domain_time(at),
+                type_id: c.id(
+                    "communications.communication_type_id",
+                    &self.communication_type_id,
+                )?,
+            },
+        ))
+    }
+}
+
+impl NewEventRow {
+    pub(crate) fn from_domain(event: &Event) -> Self {
+        Self {
+            communication_id: db_id(event.communication_id),
+            at: db_time(event.at),
+            kind: event.kind.as_str().to_owned(),
+            channel: event.channel.clone(),
+            detail: event.detail.clone(),
+            until: db_time_opt(event.until),
+            reason: event.reason.map(|r| r.as_str().to_owned()),
+        }
+    }
+}
+
+impl EventRow {
+    pub(crate) fn into_domain(self) -> Result<Event, RepoError> {
+        let row = format!("an event of communication {}", self.communication_id);
+        let c = Columns::of(&row);
+        Ok(Event {
+            communication_id: c.id(
+                "communication_events.communication_id",
+                &self.communication_id,
+            )?,
+            at: domain_time(self.at),
+            kind: c.value("communication_events.kind", EventKind::parse(&self.kind))?,
+            channel: self.channel,
+            detail: self.detail,
+            until: self.until.map(domain_time),
+            reason: c.optional("communication_events.reason", self.reason, |v| {
+                StatusReason::parse(&v)
+            })?,
         })
     }
 }

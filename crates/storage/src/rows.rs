@@ -5,8 +5,9 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use crate::schema::{
-    admins, api_keys, communication_sources, communication_types, department_rules, departments,
-    favorite_sources, login_failures, refresh_tokens, settings, user_availability, users,
+    admins, api_keys, communication_events, communication_sources, communication_types,
+    communications, department_rules, departments, favorite_sources, login_failures,
+    refresh_tokens, settings, user_availability, users,
 };
 
 #[derive(Debug, Queryable, Selectable, Insertable, AsChangeset)]
@@ -142,4 +143,90 @@ pub(crate) struct NewSettingRow<'a> {
     pub name: &'a str,
     pub value: &'a str,
     pub created_at: NaiveDateTime,
+}
+
+/// The columns of a communication the domain knows; the queue's columns are
+/// written beside it.
+#[derive(Debug, Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = communications, treat_none_as_null = true)]
+pub(crate) struct CommunicationRow {
+    pub id: String,
+    pub department_id: String,
+    pub user_id: String,
+    pub communication_type_id: String,
+    pub requested_source_id: Option<String>,
+    pub communication_source_id: Option<String>,
+    pub communication_date: NaiveDateTime,
+    pub status: String,
+    pub status_reason: Option<String>,
+    pub message: String,
+    pub sent_at: Option<NaiveDateTime>,
+    pub delivered_at: Option<NaiveDateTime>,
+    pub read_at: Option<NaiveDateTime>,
+    pub attempts: i32,
+    pub next_attempt_at: Option<NaiveDateTime>,
+    pub provider_message_id: Option<String>,
+    pub batch_id: Option<String>,
+    #[diesel(skip_update)]
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+/// A new communication queued at `due_at` and counted at `counted_at`; the
+/// other queue columns take their defaults.
+#[derive(Debug, Insertable)]
+#[diesel(table_name = communications)]
+pub(crate) struct NewCommunicationRow {
+    #[diesel(embed)]
+    pub communication: CommunicationRow,
+    pub due_at: Option<NaiveDateTime>,
+    pub counted_at: Option<NaiveDateTime>,
+}
+
+/// A communication with the queue state a worker or a change under the
+/// client's lock needs.
+#[derive(Debug, Queryable, Selectable)]
+#[diesel(table_name = communications)]
+pub(crate) struct QueuedRow {
+    #[diesel(embed)]
+    pub communication: CommunicationRow,
+    pub lease_until: Option<NaiveDateTime>,
+    pub channel_attempts: i32,
+    pub given_up: String,
+}
+
+/// A moment the contact limits count, with whose it is.
+#[derive(Debug, Queryable, Selectable)]
+#[diesel(table_name = communications)]
+pub(crate) struct CountedRow {
+    pub user_id: String,
+    pub department_id: String,
+    pub communication_type_id: String,
+    pub counted_at: Option<NaiveDateTime>,
+}
+
+#[derive(Debug, Queryable, Selectable)]
+#[diesel(table_name = communication_events)]
+pub(crate) struct EventRow {
+    pub communication_id: String,
+    pub at: NaiveDateTime,
+    pub kind: String,
+    pub channel: Option<String>,
+    pub detail: Option<String>,
+    pub until: Option<NaiveDateTime>,
+    pub reason: Option<String>,
+}
+
+/// A new event; the database numbers it. A missing value is written as
+/// `NULL`, so that many events go in one statement on SQLite too.
+#[derive(Debug, Insertable)]
+#[diesel(table_name = communication_events, treat_none_as_default_value = false)]
+pub(crate) struct NewEventRow {
+    pub communication_id: String,
+    pub at: NaiveDateTime,
+    pub kind: String,
+    pub channel: Option<String>,
+    pub detail: Option<String>,
+    pub until: Option<NaiveDateTime>,
+    pub reason: Option<String>,
 }

@@ -3,15 +3,21 @@
 mod admins;
 mod api_keys;
 mod availability;
+mod client_lock;
 mod communication_sources;
 mod communication_types;
+mod communications;
 mod departments;
+mod dispatch_queue;
 mod favorite_sources;
 mod login_attempts;
+mod policy_snapshot;
 mod refresh_tokens;
 mod rules;
 mod settings;
 mod users;
+
+pub use dispatch_queue::DISPATCH_CHANNEL;
 
 use diesel::result::Error as DieselError;
 use omnichannel_domain::ports::{Page, Paged, RepoError};

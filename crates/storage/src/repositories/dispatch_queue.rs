@@ -1,0 +1,439 @@
+//! The dispatch queue: the `communications` rows with a `due_at`, claimed
+//! under a lease and completed under it.
+//!
+//! A reserved communication is due again when its lease ends (`due_at =
+//! lease_until`): a worker that crashed loses nothing, another takes it over
+//! then, and `next_due` never answers a moment at which nothing can be claimed.
+
+use std::collections::{BTreeMap, HashSet};
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use diesel::dsl::case_when;
+use diesel::prelude::*;
+use diesel::sql_types::Text;
+use omnichannel_domain::ports::{Claim, DispatchQueue, Outcome, Planner, RepoError, Step};
+use omnichannel_domain::{CommunicationStatus, Event, StatusReason};
+use uuid::Uuid;
+
+use super::client_lock::try_lock_clients;
+use super::communications::append_events;
+use super::policy_snapshot::load_snapshot;
+use crate::connection::DbConnection;
+use crate::error::{Abort, unexpected};
+use crate::mapping::{db_count, db_id, db_time, domain_time};
+use crate::rows::QueuedRow;
+use crate::schema::communications;
+use crate::store::Store;
+
+/// The PostgreSQL channel notified when a communication is queued, so that
+/// the workers of every instance look at the queue.
+pub const DISPATCH_CHANNEL: &str = "omnichannel_dispatch";
+
+/// Notifies [`DISPATCH_CHANNEL`] when the transaction commits (PostgreSQL);
+/// nothing on SQLite, which one process serves.
+pub(super) fn notify_dispatch(conn: &mut DbConnection) -> QueryResult<()> {
+    match conn {
+        DbConnection::Pg(conn) => diesel::sql_query("SELECT pg_notify($1, '')")
+            .bind::<Text, _>(DISPATCH_CHANNEL)
+            .execute(conn)
+            .map(drop),
+        DbConnection::Sqlite(_) => Ok(()),
+    }
+}
+
+const NOT_SENT: &str = CommunicationStatus::NotSent.as_str();
+const RETRYING: &str = StatusReason::Retrying.as_str();
+
+/// Up to `limit` communications due at `now` that no live lease holds, the
+/// earliest first (then by id); on PostgreSQL locked, skipping those another
+/// transaction holds.
+fn load_due(
+    conn: &mut DbConnection,
+    now: NaiveDateTime,
+    limit: u32,
+) -> QueryResult<Vec<QueuedRow>> {
+    let query = communications::table
+        .filter(communications::due_at.le(now))
+        .filter(
+            communications::lease_until
+                .is_null()
+                .or(communications::lease_until.le(now)),
+        )
+        .order((communications::due_at, communications::id))
+        .limit(i64::from(limit));
+    match conn {
+        DbConnection::Pg(conn) => query
+            .select(QueuedRow::as_select())
+            .for_update()
+            .skip_locked()
+            .load(conn),
+        DbConnection::Sqlite(conn) => query.select(QueuedRow::as_select()).load(conn),
+    }
+}
+
+/// The steps of one claim, grouped by the values they write.
+#[derive(Default)]
+struct StepWrites {
+    /// By channel and reserved moment.
+    reserve: BTreeMap<(String, NaiveDateTime), Vec<String>>,
+    /// By moment and reason.
+    defer: BTreeMap<(NaiveDateTime, &'static str), Vec<String>>,
+    /// By moment and reason.
+    fail: BTreeMap<(NaiveDateTime, &'static str), Vec<String>>,
+    events: Vec<Event>,
+}
+
+impl StepWrites {
+    /// Groups `steps`, each of which must be about one of `claims`, once.
+    fn group(claims: &[Claim], steps: Vec<Step>) -> Result<Self, RepoError> {
+        let mut unplanned: HashSet<_> = claims.iter().map(|c| c.communication.id).collect();
+        let mut writes = Self::default();
+        for step in steps {
+            let id = match &step {
+                Step::Reserve { id, .. } | Step::Defer { id, .. } | Step::Fail { id, .. } => *id,
+            };
+            if !unplanned.remove(&id) {
+                return Err(unexpected(anyhow::anyhow!(
+                    "a dispatch step is about communication {id}, which the claim does not hold \
+                     or another step is about"
+                )));
+            }
+            let (ids, events) = match step {
+                Step::Reserve {
+                    channel,
+                    at,
+                    events,
+                    ..
+                } => (
+                    writes
+                        .reserve
+                        .entry((db_id(channel), db_time(at)))
+                        .or_default(),
+                    events,
+                ),
+                Step::Defer {
+                    until,
+                    reason,
+                    events,
+                    ..
+                } => (
+                    writes
+                        .defer
+                        .entry((db_time(until), reason.as_str()))
+                        .or_default(),
+                    events,
+                ),
+                Step::Fail {
+                    at, reason, events, ..
+                } => (
+                    writes
+                        .fail
+                        .entry((db_time(at), reason.as_str()))
+                        .or_default(),
+                    events,
+                ),
+            };
+            ids.push(db_id(id));
+            writes.events.extend(events);
+        }
+        Ok(writes)
+    }
+
+    /// One `UPDATE` per group and one `INSERT` of every event.
+    fn write(
+        self,
+        conn: &mut DbConnection,
+        lease: Uuid,
+        lease_until: NaiveDateTime,
+        now: NaiveDateTime,
+    ) -> QueryResult<()> {
+        use communications::dsl as c;
+        for ((channel, at), ids) in self.reserve {
+            diesel::update(c::communications.filter(c::id.eq_any(ids)))
+                .set((
+                    c::status.eq(NOT_SENT),
+                    c::status_reason.eq(None::<String>),
+                    c::communication_source_id.eq(Some(channel)),
+                    c::next_attempt_at.eq(None::<NaiveDateTime>),
+                    c::counted_at.eq(Some(at)),
+                    c::due_at.eq(Some(lease_until)),
+                    c::lease_id.eq(Some(db_id(lease))),
+                    c::lease_until.eq(Some(lease_until)),
+                    c::updated_at.eq(at),
+                ))
+                .execute(conn)?;
+        }
+        for ((until, reason), ids) in self.defer {
+            diesel::update(c::communications.filter(c::id.eq_any(ids)))
+                .set((
+                    c::status.eq(NOT_SENT),
+                    c::status_reason.eq(Some(reason)),
+                    c::next_attempt_at.eq(Some(until)),
+                    c::counted_at.eq(None::<NaiveDateTime>),
+                    c::due_at.eq(Some(until)),
+                    c::lease_id.eq(None::<String>),
+                    c::lease_until.eq(None::<NaiveDateTime>),
+                    c::updated_at.eq(now),
+                ))
+                .execute(conn)?;
+        }
+        for ((at, reason), ids) in self.fail {
+            diesel::update(c::communications.filter(c::id.eq_any(ids)))
+                .set((
+                    c::status.eq(CommunicationStatus::Failed.as_str()),
+                    c::status_reason.eq(Some(reason)),
+                    c::next_attempt_at.eq(None::<NaiveDateTime>),
+                    c::counted_at.eq(None::<NaiveDateTime>),
+                    c::due_at.eq(None::<NaiveDateTime>),
+                    c::lease_id.eq(None::<String>),
+                    c::lease_until.eq(None::<NaiveDateTime>),
+                    c::updated_at.eq(at),
+                ))
+                .execute(conn)?;
+        }
+        append_events(conn, &self.events)
+    }
+}
+
+/// One outcome of a group: the row it writes and the events it appends.
+struct Completion<'a> {
+    id: String,
+    events: &'a [Event],
+}
+
+/// The outcomes of one completion, grouped by lease and by the values they
+/// write.
+#[derive(Default)]
+struct OutcomeWrites<'a> {
+    /// By lease and provider message id.
+    sent: BTreeMap<(String, Option<String>), Vec<Completion<'a>>>,
+    /// By lease, next attempt and calls on the channel.
+    retry: BTreeMap<(String, NaiveDateTime, i32), Vec<Completion<'a>>>,
+    /// By lease, channel and next attempt.
+    give_up: BTreeMap<(String, String, NaiveDateTime), Vec<Completion<'a>>>,
+    /// When the rows are written, as far as the store knows: the latest
+    /// moment of the completion's events; `None` leaves `updated_at` as it is.
+    updated_at: Option<NaiveDateTime>,
+}
+
+impl<'a> OutcomeWrites<'a> {
+    fn group(outcomes: &'a [Outcome]) -> Result<Self, RepoError> {
+        let mut writes = Self::default();
+        for outcome in outcomes {
+            let (Outcome::Sent { events, .. }
+            | Outcome::Retry { events, .. }
+            | Outcome::GiveUpChannel { events, .. }) = outcome;
+            let latest = events.iter().map(|event| db_time(event.at)).max();
+            writes.updated_at = writes.updated_at.max(latest);
+            match outcome {
+                Outcome::Sent {
+                    id,
+                    lease,
+                    provider_message_id,
+                    events,
+                } => writes
+                    .sent
+                    .entry((db_id(*lease), provider_message_id.clone()))
+                    .or_default()
+                    .push(Completion {
+                        id: db_id(*id),
+                        events,
+                    }),
+                Outcome::Retry {
+                    id,
+                    lease,
+                    at,
+                    channel_attempts,
+                    events,
+                } => writes
+                    .retry
+                    .entry((db_id(*lease), db_time(*at), db_count(*channel_attempts)?))
+                    .or_default()
+                    .push(Completion {
+                        id: db_id(*id),
+                        events,
+                    }),
+                Outcome::GiveUpChannel {
+                    id,
+                    lease,
+                    channel,
+                    at,
+                    events,
+                } => writes
+                    .give_up
+                    .entry((db_id(*lease), db_id(*channel), db_time(*at)))
+                    .or_default()
+                    .push(Completion {
+                        id: db_id(*id),
+                        events,
+                    }),
+            }
+        }
+        Ok(writes)
+    }
+
+    /// One `UPDATE … RETURNING id` per group, each only where the lease still
+    /// holds, and one `INSERT` of the events of the outcomes written.
+    fn write(self, conn: &mut DbConnection) -> QueryResult<()> {
+        use communications::dsl as c;
+        let updated_at = self.updated_at.map(|at| c::updated_at.eq(at));
+        let mut events = Vec::new();
+        let mut keep = |written: Vec<String>, group: Vec<Completion<'a>>| {
+            let written: HashSet<String> = written.into_iter().collect();
+            for completion in group {
+                if written.contains(&completion.id) {
+                    events.extend_from_slice(completion.events);
+                }
+            }
+        };
+        for ((lease, provider_message_id), group) in self.sent {
+            let ids: Vec<&str> = group.iter().map(|g| g.id.as_str()).collect();
+            let written = diesel::update(
+                c::communications
+                    .filter(c::id.eq_any(ids))
+                    .filter(c::lease_id.eq(lease)),
+            )
+            .set((
+                c::status.eq(CommunicationStatus::Sent.as_str()),
+                c::status_reason.eq(None::<String>),
+                c::sent_at.eq(c::counted_at),
+                c::provider_message_id.eq(provider_message_id),
+                c::attempts.eq(c::attempts + 1),
+                c::next_attempt_at.eq(None::<NaiveDateTime>),
+                c::due_at.eq(None::<NaiveDateTime>),
+                c::lease_id.eq(None::<String>),
+                c::lease_until.eq(None::<NaiveDateTime>),
+                updated_at,
+            ))
+            .returning(c::id)
+            .load::<String>(conn)?;
+            keep(written, group);
+        }
+        for ((lease, at, channel_attempts), group) in self.retry {
+            let ids: Vec<&str> = group.iter().map(|g| g.id.as_str()).collect();
+            let written = diesel::update(
+                c::communications
+                    .filter(c::id.eq_any(ids))
+                    .filter(c::lease_id.eq(lease)),
+            )
+            .set((
+                c::status_reason.eq(Some(RETRYING)),
+                c::attempts.eq(c::attempts + 1),
+                c::channel_attempts.eq(channel_attempts),
+                c::next_attempt_at.eq(Some(at)),
+                c::due_at.eq(Some(at)),
+                c::counted_at.eq(None::<NaiveDateTime>),
+                c::lease_id.eq(None::<String>),
+                c::lease_until.eq(None::<NaiveDateTime>),
+                updated_at,
+            ))
+            .returning(c::id)
+            .load::<String>(conn)?;
+            keep(written, group);
+        }
+        for ((lease, channel, at), group) in self.give_up {
+            let ids: Vec<&str> = group.iter().map(|g| g.id.as_str()).collect();
+            let given_up = case_when::<_, _, Text>(c::given_up.eq(""), channel.clone())
+                .otherwise(c::given_up.concat(format!(" {channel}")));
+            let written = diesel::update(
+                c::communications
+                    .filter(c::id.eq_any(ids))
+                    .filter(c::lease_id.eq(lease)),
+            )
+            .set((
+                c::status_reason.eq(None::<String>),
+                c::attempts.eq(c::attempts + 1),
+                c::given_up.eq(given_up),
+                c::channel_attempts.eq(0),
+                c::next_attempt_at.eq(Some(at)),
+                c::due_at.eq(Some(at)),
+                c::counted_at.eq(None::<NaiveDateTime>),
+                c::lease_id.eq(None::<String>),
+                c::lease_until.eq(None::<NaiveDateTime>),
+                updated_at,
+            ))
+            .returning(c::id)
+            .load::<String>(conn)?;
+            keep(written, group);
+        }
+        append_events(conn, &events)
+    }
+}
+
+impl DispatchQueue for Store {
+    /// Nothing is written, and `plan` is not called, when nothing can be
+    /// claimed. A step must be about a claimed communication, at most one
+    /// per communication; a claimed one without a step stays as it was. A
+    /// `booked` one that `Reserve` or `Defer` is about becomes `not_sent`.
+    fn claim<'a>(
+        &self,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: u32,
+        plan: &mut Planner<'a>,
+    ) -> Result<usize, RepoError> {
+        if limit == 0 {
+            return Ok(0);
+        }
+        let lease = Uuid::now_v7();
+        let (now_db, lease_until_db) = (db_time(now), db_time(lease_until));
+        self.with_conn(|conn| {
+            conn.immediate_transaction(|conn| {
+                let due = load_due(conn, now_db, limit)?;
+                if due.is_empty() {
+                    return Ok(0);
+                }
+                let mut claims = due
+                    .into_iter()
+                    .map(|row| row.into_claim(lease))
+                    .collect::<Result<Vec<_>, _>>()?;
+                let locked =
+                    try_lock_clients(conn, claims.iter().map(|c| c.communication.user_id))?;
+                claims.retain(|c| locked.contains(&c.communication.user_id));
+                if claims.is_empty() {
+                    return Ok(0);
+                }
+                let pairs: Vec<_> = claims
+                    .iter()
+                    .map(|c| (c.communication.user_id, c.communication.department_id))
+                    .collect::<HashSet<_>>()
+                    .into_iter()
+                    .collect();
+                let claimed: Vec<String> =
+                    claims.iter().map(|c| db_id(c.communication.id)).collect();
+                let snapshot = load_snapshot(conn, &pairs, now, &claimed)?;
+                let steps = plan(&claims, &snapshot);
+                StepWrites::group(&claims, steps)?.write(conn, lease, lease_until_db, now_db)?;
+                Ok(claims.len())
+            })
+            .map_err(|Abort(e)| e)
+        })
+    }
+
+    /// In one transaction; an outcome whose lease was taken over or released
+    /// writes nothing, its events included.
+    fn complete(&self, outcomes: &[Outcome]) -> Result<(), RepoError> {
+        if outcomes.is_empty() {
+            return Ok(());
+        }
+        let writes = OutcomeWrites::group(outcomes)?;
+        self.with_conn(|conn| {
+            conn.transaction(|conn| writes.write(conn))
+                .map_err(unexpected)
+        })
+    }
+
+    /// A reserved communication is due when its lease ends.
+    fn next_due(&self) -> Result<Option<DateTime<Utc>>, RepoError> {
+        let earliest = self.with_conn(|conn| {
+            communications::table
+                .filter(communications::due_at.is_not_null())
+                .order(communications::due_at)
+                .select(communications::due_at)
+                .first::<Option<NaiveDateTime>>(conn)
+                .optional()
+                .map_err(unexpected)
+        })?;
+        Ok(earliest.flatten().map(domain_time))
+    }
+}

@@ -1,0 +1,2 @@
+DROP TABLE communication_events;
+DROP TABLE communications;
