@@ -1,0 +1,96 @@
+//! The `log` provider: each message becomes one line of the server log, so a
+//! new installation runs end to end with nothing configured.
+
+use std::future;
+
+use omnichannel_domain::ports::{BoxFuture, Delivery, Outgoing, Provider, ProviderError};
+
+/// Writes each message to the log at `info` and takes it.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct LogProvider;
+
+impl Provider for LogProvider {
+    fn send(&self, message: Outgoing) -> BoxFuture<'static, Result<Delivery, ProviderError>> {
+        tracing::info!(
+            communication.id = %message.communication_id,
+            channel = %message.channel,
+            "communication.type" = %message.communication_type,
+            to = message.to.as_deref(),
+            text = %message.message,
+            "message sent to the log"
+        );
+        Box::pin(future::ready(Ok(Delivery::default())))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::expect_used, clippy::unwrap_used)]
+
+    use std::io;
+    use std::sync::{Arc, Mutex};
+
+    use omnichannel_domain::ids::{CommunicationId, DepartmentId, UserId};
+    use tracing_subscriber::fmt::MakeWriter;
+
+    use super::*;
+
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl io::Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl<'a> MakeWriter<'a> for Captured {
+        type Writer = Self;
+
+        fn make_writer(&'a self) -> Self::Writer {
+            self.clone()
+        }
+    }
+
+    #[tokio::test]
+    async fn writes_one_line_and_takes_the_message() {
+        let id = CommunicationId::generate();
+        let message = Outgoing {
+            communication_id: id,
+            user_id: UserId::generate(),
+            department_id: DepartmentId::generate(),
+            communication_type: "reminder".to_owned(),
+            communication_type_name: "Reminder".to_owned(),
+            channel: "sms".to_owned(),
+            to: Some("+33612345678".to_owned()),
+            message: "Your appointment is tomorrow".to_owned(),
+        };
+        let captured = Captured::default();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(captured.clone())
+            .with_ansi(false)
+            .finish();
+
+        let answer = tracing::subscriber::with_default(subscriber, || LogProvider.send(message));
+
+        assert_eq!(answer.await, Ok(Delivery::default()));
+        let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+        assert_eq!(log.lines().count(), 1, "{log}");
+        for part in [
+            "INFO",
+            "message sent to the log",
+            &format!("communication.id={id}"),
+            "channel=sms",
+            "communication.type=reminder",
+            "to=\"+33612345678\"",
+            "text=Your appointment is tomorrow",
+        ] {
+            assert!(log.contains(part), "{part:?} missing from {log}");
+        }
+    }
+}
