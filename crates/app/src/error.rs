@@ -30,6 +30,9 @@ pub enum ListError {
     /// The resource the list belongs to does not exist.
     #[error("not found")]
     NotFound,
+    /// A filter is invalid.
+    #[error("invalid input: {0}")]
+    Invalid(ValidationErrors),
     #[error(transparent)]
     Unexpected(anyhow::Error),
 }
@@ -78,7 +81,7 @@ pub(crate) fn deleted(existed: bool) -> Result<(), DeleteError> {
     }
 }
 
-fn unexpected(error: RepoError) -> anyhow::Error {
+pub(crate) fn unexpected(error: RepoError) -> anyhow::Error {
     match error {
         RepoError::Unexpected(error) => error,
         other => anyhow::Error::new(other),

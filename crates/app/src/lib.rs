@@ -3,12 +3,16 @@
 
 pub mod auth;
 pub mod availability;
+pub mod channels;
 pub mod clock;
+pub mod communications;
 pub mod departments;
 pub mod dictionary;
+pub mod dispatch;
 pub mod error;
 pub mod favorites;
 pub mod page;
+mod policy;
 pub mod rules;
 pub mod services;
 pub mod sources;
@@ -18,4 +22,4 @@ pub mod users;
 pub use clock::SystemClock;
 pub use error::{CreateError, DeleteError, GetError, ListError, UpdateError};
 pub use page::parse_page;
-pub use services::{AuthSettings, Services, Storage};
+pub use services::{AuthSettings, PipelineSettings, Services, Storage};

@@ -5,10 +5,10 @@ use std::sync::Arc;
 use chrono::Duration;
 use omnichannel_domain::auth::LoginThrottle;
 use omnichannel_domain::ports::{
-    AdminRepository, ApiKeyRepository, AvailabilityRepository, Clock,
+    AdminRepository, ApiKeyRepository, AvailabilityRepository, Clock, CommunicationRepository,
     CommunicationSourceRepository, CommunicationTypeRepository, DepartmentRepository,
-    FavoriteSourceRepository, HealthCheck, LoginAttemptRepository, RefreshTokenRepository,
-    RuleRepository, SettingRepository, UserRepository,
+    DispatchQueue, FavoriteSourceRepository, HealthCheck, LoginAttemptRepository,
+    RefreshTokenRepository, RuleRepository, SettingRepository, UserRepository,
 };
 
 use crate::auth::api_keys::ApiKeys;
@@ -17,6 +17,8 @@ use crate::auth::operators::Operators;
 use crate::auth::sessions::{SessionParts, Sessions};
 use crate::auth::tokens::AccessTokens;
 use crate::availability::Availabilities;
+use crate::channels::Channels;
+use crate::communications::{CommunicationPorts, Communications};
 use crate::departments::Departments;
 use crate::favorites::Favorites;
 use crate::rules::Rules;
@@ -38,6 +40,8 @@ pub trait Storage:
     + LoginAttemptRepository
     + ApiKeyRepository
     + SettingRepository
+    + CommunicationRepository
+    + DispatchQueue
     + HealthCheck
     + 'static
 {
@@ -56,6 +60,8 @@ impl<T> Storage for T where
         + LoginAttemptRepository
         + ApiKeyRepository
         + SettingRepository
+        + CommunicationRepository
+        + DispatchQueue
         + HealthCheck
         + 'static
 {
@@ -84,6 +90,15 @@ impl std::fmt::Debug for AuthSettings {
     }
 }
 
+/// What sending needs beyond the storage: the channels' providers, the
+/// horizon of deferrals, and the signal that wakes dispatch.
+#[derive(Debug, Clone)]
+pub struct PipelineSettings {
+    pub channels: Arc<Channels>,
+    pub horizon: Duration,
+    pub wake: Arc<tokio::sync::Notify>,
+}
+
 pub struct Services {
     pub users: Users,
     pub availability: Availabilities,
@@ -92,6 +107,7 @@ pub struct Services {
     pub departments: Departments,
     pub favorites: Favorites,
     pub rules: Rules,
+    pub communications: Communications,
     pub sessions: Sessions,
     pub operators: Operators,
     pub api_keys: ApiKeys,
@@ -100,7 +116,12 @@ pub struct Services {
 }
 
 impl Services {
-    pub fn new<S: Storage>(storage: Arc<S>, clock: Arc<dyn Clock>, auth: &AuthSettings) -> Self {
+    pub fn new<S: Storage>(
+        storage: Arc<S>,
+        clock: Arc<dyn Clock>,
+        auth: &AuthSettings,
+        pipeline: &PipelineSettings,
+    ) -> Self {
         let hasher = Arc::new(PasswordHasher::new(auth.bcrypt_cost));
         let access_tokens = Arc::new(AccessTokens::new(
             &auth.jwt_secret,
@@ -124,6 +145,19 @@ impl Services {
                 storage.clone(),
                 storage.clone(),
                 clock.clone(),
+            ),
+            communications: Communications::new(
+                CommunicationPorts {
+                    communications: storage.clone(),
+                    users: storage.clone(),
+                    departments: storage.clone(),
+                    types: storage.clone(),
+                    sources: storage.clone(),
+                    clock: clock.clone(),
+                },
+                pipeline.channels.clone(),
+                pipeline.horizon,
+                pipeline.wake.clone(),
             ),
             sessions: Sessions::new(SessionParts {
                 admins: storage.clone(),

@@ -1,0 +1,545 @@
+//! Send, book, reschedule, cancel and follow communications (SPEC §3).
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, Utc};
+use omnichannel_domain::decision::{Decision, Situation, decide, next_slot};
+use omnichannel_domain::ports::{
+    ClientWrite, Clock, CommunicationFilter, CommunicationRepository,
+    CommunicationSourceRepository, CommunicationTypeRepository, DepartmentRepository, Page, Paged,
+    RepoError, Stored, UserRepository,
+};
+use omnichannel_domain::{
+    BatchId, Communication, CommunicationId, CommunicationStatus, DepartmentId, Event, EventKind,
+    Message, SourceId, StatusReason, TypeId, UserId, ValidationErrors,
+};
+use tokio::sync::Notify;
+
+use crate::channels::Channels;
+use crate::error::{GetError, ListError, unexpected};
+use crate::policy::PolicyView;
+
+/// A date more than this ahead of now books; anything earlier sends now.
+const BOOKING_THRESHOLD: Duration = Duration::seconds(1);
+/// The longest `detail` of a status update.
+const MAX_DETAIL_CHARS: usize = 1_000;
+
+/// A send or a booking, as received.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewCommunication {
+    pub user_id: UserId,
+    pub department_id: DepartmentId,
+    pub type_id: TypeId,
+    /// The channel to use, and no other.
+    pub source_id: Option<SourceId>,
+    pub message: String,
+    /// Left out, past or present: now. More than a second ahead: a booking.
+    pub communication_date: Option<DateTime<Utc>>,
+}
+
+/// A change of a booked or waiting communication; `None` keeps a field.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CommunicationPatch {
+    pub communication_date: Option<DateTime<Utc>>,
+    pub message: Option<String>,
+}
+
+/// The filters of a list, as received.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CommunicationQuery {
+    pub status: Option<String>,
+    pub user_id: Option<UserId>,
+    pub department_id: Option<DepartmentId>,
+    pub type_id: Option<TypeId>,
+    pub source_id: Option<SourceId>,
+    pub batch_id: Option<BatchId>,
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+}
+
+/// Why a booking was refused: the decision at its moment was not `Send`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Refusal {
+    pub reason: StatusReason,
+    /// The earliest moment, within the horizon, when the client is available
+    /// and every rule allows one more.
+    pub next_available_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SendError {
+    #[error("invalid input: {0}")]
+    Invalid(ValidationErrors),
+    #[error("the booking is refused: {}", .0.reason.as_str())]
+    Refused(Refusal),
+    #[error(transparent)]
+    Unexpected(anyhow::Error),
+}
+
+/// A change of an existing communication: reschedule, edit, cancel, status.
+#[derive(Debug, thiserror::Error)]
+pub enum ChangeError {
+    #[error("not found")]
+    NotFound,
+    #[error("invalid input: {0}")]
+    Invalid(ValidationErrors),
+    /// Its status does not allow it; the payload says why, for a person.
+    #[error("{0}")]
+    Conflict(String),
+    #[error("the booking is refused: {}", .0.reason.as_str())]
+    Refused(Refusal),
+    #[error(transparent)]
+    Unexpected(anyhow::Error),
+}
+
+impl From<RepoError> for SendError {
+    fn from(error: RepoError) -> Self {
+        Self::Unexpected(unexpected(error))
+    }
+}
+
+impl From<RepoError> for ChangeError {
+    fn from(error: RepoError) -> Self {
+        Self::Unexpected(unexpected(error))
+    }
+}
+
+/// The ports the commands use.
+pub struct CommunicationPorts {
+    pub communications: Arc<dyn CommunicationRepository>,
+    pub users: Arc<dyn UserRepository>,
+    pub departments: Arc<dyn DepartmentRepository>,
+    pub types: Arc<dyn CommunicationTypeRepository>,
+    pub sources: Arc<dyn CommunicationSourceRepository>,
+    pub clock: Arc<dyn Clock>,
+}
+
+pub struct Communications {
+    ports: CommunicationPorts,
+    channels: Arc<Channels>,
+    horizon: Duration,
+    /// Woken when a communication becomes due now.
+    dispatch: Arc<Notify>,
+}
+
+impl Communications {
+    pub fn new(
+        ports: CommunicationPorts,
+        channels: Arc<Channels>,
+        horizon: Duration,
+        dispatch: Arc<Notify>,
+    ) -> Self {
+        Self {
+            ports,
+            channels,
+            horizon,
+            dispatch,
+        }
+    }
+
+    /// Sends now (queued as `not_sent`) or books: a booking is stored only if
+    /// the decision at its moment, counting it, is to send.
+    pub fn send(&self, input: NewCommunication) -> Result<Communication, SendError> {
+        let communication = self.parse(input)?;
+        let created = Event::new(
+            communication.id,
+            communication.created_at,
+            EventKind::Created,
+        );
+        if communication.status == CommunicationStatus::NotSent {
+            self.ports
+                .communications
+                .insert(&communication, &[created])?;
+            self.dispatch.notify_one();
+            return Ok(communication);
+        }
+        let booked = booked_event(&communication, communication.created_at, None);
+        self.book(&communication, None, &mut |_| {
+            Ok(ClientWrite::Insert(
+                communication.clone(),
+                vec![created.clone(), booked.clone()],
+            ))
+        })
+        .map_err(|error| match error {
+            ChangeError::Refused(refusal) => SendError::Refused(refusal),
+            ChangeError::Invalid(errors) => SendError::Invalid(errors),
+            other => SendError::Unexpected(anyhow::Error::new(other)),
+        })?;
+        Ok(communication)
+    }
+
+    /// Validates a new communication, naming every invalid field; references
+    /// must exist.
+    fn parse(&self, input: NewCommunication) -> Result<Communication, SendError> {
+        let mut errors = ValidationErrors::new();
+        let message = errors.check("message", Message::parse(input.message));
+        if self.ports.users.get(input.user_id)?.is_none() {
+            errors.add("user_id", "no client has this id");
+        }
+        if self.ports.departments.get(input.department_id)?.is_none() {
+            errors.add("department_id", "no department has this id");
+        }
+        if self.ports.types.get(input.type_id)?.is_none() {
+            errors.add("communication_type_id", "no communication type has this id");
+        }
+        if let Some(source_id) = input.source_id
+            && self.ports.sources.get(source_id)?.is_none()
+        {
+            errors.add(
+                "communication_source_id",
+                "no communication source has this id",
+            );
+        }
+        let (Some(message), true) = (message, errors.is_empty()) else {
+            return Err(SendError::Invalid(errors));
+        };
+        let now = self.ports.clock.now();
+        let booked_for = input
+            .communication_date
+            .filter(|&date| date > now + BOOKING_THRESHOLD);
+        Ok(Communication {
+            id: CommunicationId::generate(),
+            department_id: input.department_id,
+            user_id: input.user_id,
+            type_id: input.type_id,
+            requested_source_id: input.source_id,
+            source_id: input.source_id,
+            communication_date: booked_for.unwrap_or(now),
+            status: if booked_for.is_some() {
+                CommunicationStatus::Booked
+            } else {
+                CommunicationStatus::NotSent
+            },
+            status_reason: None,
+            message,
+            sent_at: None,
+            delivered_at: None,
+            read_at: None,
+            attempts: 0,
+            next_attempt_at: None,
+            provider_message_id: None,
+            batch_id: None,
+            created_at: now,
+            updated_at: now,
+        })
+    }
+
+    /// Under the client's lock: decides for `booking` at its date, counting
+    /// every other communication of the client (not `current`), and writes
+    /// what `write` makes of the stored `current` when the decision is to send.
+    fn book(
+        &self,
+        booking: &Communication,
+        current: Option<CommunicationId>,
+        write: &mut dyn FnMut(Option<&Stored>) -> Result<ClientWrite, ChangeError>,
+    ) -> Result<(), ChangeError> {
+        let mut outcome = Ok(());
+        let at = booking.communication_date;
+        // The snapshot is read at now: it holds every counted moment from the
+        // longest window before now on, which covers any later moment, and a
+        // communication being sent now is seen in flight.
+        self.ports.communications.decide_for_client(
+            booking.user_id,
+            booking.department_id,
+            current,
+            self.ports.clock.now(),
+            &mut |snapshot, stored| {
+                let view = PolicyView::new(snapshot, &self.channels);
+                let counted = view
+                    .client(booking.user_id, booking.department_id)
+                    .map(|client| client.counted.as_slice())
+                    .unwrap_or_default();
+                let Some(situation) = view.situation(booking, counted, &[]) else {
+                    outcome = Err(ChangeError::NotFound);
+                    return None;
+                };
+                match decide(&situation, at, self.horizon) {
+                    Decision::Send { .. } => match write(stored) {
+                        Ok(change) => Some(change),
+                        Err(error) => {
+                            outcome = Err(error);
+                            None
+                        }
+                    },
+                    Decision::Defer { reason, .. } | Decision::Fail { reason } => {
+                        outcome = Err(ChangeError::Refused(self.refusal(&situation, reason, at)));
+                        None
+                    }
+                }
+            },
+        )?;
+        outcome
+    }
+
+    fn refusal(
+        &self,
+        situation: &Situation<'_>,
+        reason: StatusReason,
+        at: DateTime<Utc>,
+    ) -> Refusal {
+        // Only a wait has an end to announce; a channel missing or blocked
+        // at that moment is not a matter of time.
+        let waits = matches!(
+            reason,
+            StatusReason::UserUnavailable | StatusReason::RateLimited
+        );
+        Refusal {
+            reason,
+            next_available_at: next_slot(situation, at, self.horizon)
+                .ok()
+                .filter(|_| waits),
+        }
+    }
+
+    pub fn get(&self, id: CommunicationId) -> Result<(Communication, Vec<Event>), GetError> {
+        let communication = self
+            .ports
+            .communications
+            .get(id)?
+            .ok_or(GetError::NotFound)?;
+        let events = self.ports.communications.events(id)?;
+        Ok((communication, events))
+    }
+
+    pub fn list(
+        &self,
+        query: CommunicationQuery,
+        page: Page,
+    ) -> Result<Paged<Communication>, ListError> {
+        let status = match query.status.as_deref() {
+            None => None,
+            Some(status) => Some(
+                CommunicationStatus::parse(status)
+                    .map_err(|e| ListError::Invalid(ValidationErrors::single("status", e.0)))?,
+            ),
+        };
+        let filter = CommunicationFilter {
+            status,
+            user_id: query.user_id,
+            department_id: query.department_id,
+            type_id: query.type_id,
+            source_id: query.source_id,
+            batch_id: query.batch_id,
+            from: query.from,
+            to: query.to,
+        };
+        Ok(self.ports.communications.list(&filter, page)?)
+    }
+
+    /// Changes the date or the message of a booked or waiting communication.
+    /// A date more than a second ahead books it again (checked as a new
+    /// booking, its own slot not counted); an earlier one sends it now.
+    pub fn update(
+        &self,
+        id: CommunicationId,
+        patch: CommunicationPatch,
+    ) -> Result<Communication, ChangeError> {
+        let message = patch
+            .message
+            .map(Message::parse)
+            .transpose()
+            .map_err(|e| ChangeError::Invalid(ValidationErrors::single("message", e.0)))?;
+        let now = self.ports.clock.now();
+        let current = self.pending(id)?;
+        let mut next = current.clone();
+        next.updated_at = now;
+        if let Some(message) = message {
+            next.message = message;
+        }
+        match patch.communication_date {
+            Some(date) if date > now + BOOKING_THRESHOLD => {
+                next.communication_date = date;
+                next.status = CommunicationStatus::Booked;
+                next.status_reason = None;
+                next.next_attempt_at = None;
+                let event = booked_event(&next, now, Some("rescheduled"));
+                let mut written = None;
+                self.book(&next, Some(id), &mut |stored| {
+                    let stored = ensure_changeable(stored)?;
+                    let mut change = next.clone();
+                    // The fresh row under the lock wins over the first read.
+                    change.attempts = stored.communication.attempts;
+                    written = Some(change.clone());
+                    Ok(ClientWrite::Update(change, vec![event.clone()]))
+                })?;
+                written.ok_or(ChangeError::NotFound)
+            }
+            Some(_) => {
+                next.communication_date = now;
+                next.status = CommunicationStatus::NotSent;
+                next.status_reason = None;
+                next.next_attempt_at = None;
+                self.write_if(&next, current.status, now, &[])?;
+                self.dispatch.notify_one();
+                Ok(next)
+            }
+            None => {
+                self.write_if(&next, current.status, now, &[])?;
+                Ok(next)
+            }
+        }
+    }
+
+    /// Cancels a booked or waiting communication; cancelling a cancelled one
+    /// changes nothing.
+    pub fn cancel(&self, id: CommunicationId) -> Result<Communication, ChangeError> {
+        let current = self.find(id)?;
+        if current.status == CommunicationStatus::Cancelled {
+            return Ok(current);
+        }
+        if !current.status.is_pending() {
+            return Err(not_pending(current.status));
+        }
+        let now = self.ports.clock.now();
+        let next = Communication {
+            status: CommunicationStatus::Cancelled,
+            status_reason: None,
+            next_attempt_at: None,
+            updated_at: now,
+            ..current.clone()
+        };
+        let event = Event::new(id, now, EventKind::Cancelled);
+        self.write_if(&next, current.status, now, &[event])?;
+        Ok(next)
+    }
+
+    /// A delivery receipt: `delivered`, `read` or `failed`, along the arrows
+    /// of the life-cycle; the current status again changes nothing.
+    pub fn update_status(
+        &self,
+        id: CommunicationId,
+        status: &str,
+        detail: Option<String>,
+    ) -> Result<Communication, ChangeError> {
+        let mut errors = ValidationErrors::new();
+        let to = match CommunicationStatus::parse(status) {
+            Ok(
+                to @ (CommunicationStatus::Delivered
+                | CommunicationStatus::Read
+                | CommunicationStatus::Failed),
+            ) => Some(to),
+            _ => {
+                errors.add("status", "must be one of: delivered, read, failed");
+                None
+            }
+        };
+        if detail
+            .as_ref()
+            .is_some_and(|d| d.chars().count() > MAX_DETAIL_CHARS)
+        {
+            errors.add(
+                "detail",
+                format!("must be at most {MAX_DETAIL_CHARS} characters"),
+            );
+        }
+        let (Some(to), true) = (to, errors.is_empty()) else {
+            return Err(ChangeError::Invalid(errors));
+        };
+        let current = self.find(id)?;
+        let transition = current
+            .status
+            .apply_receipt(to)
+            .map_err(|e| ChangeError::Conflict(format!("{e}.")))?;
+        if transition == omnichannel_domain::communication::Transition::Unchanged {
+            return Ok(current);
+        }
+        let now = self.ports.clock.now();
+        let mut next = Communication {
+            status: to,
+            updated_at: now,
+            ..current.clone()
+        };
+        let kind = match to {
+            CommunicationStatus::Delivered => {
+                next.delivered_at = Some(now);
+                EventKind::Delivered
+            }
+            CommunicationStatus::Read => {
+                next.read_at = Some(now);
+                EventKind::Read
+            }
+            _ => {
+                next.status_reason = Some(StatusReason::Receipt);
+                EventKind::Failed
+            }
+        };
+        let mut event = Event::new(id, now, kind);
+        if to == CommunicationStatus::Failed {
+            event = event.with_reason(StatusReason::Receipt);
+        }
+        if let Some(detail) = detail {
+            event = event.with_detail(detail);
+        }
+        self.write_if(&next, current.status, now, &[event])?;
+        Ok(next)
+    }
+
+    fn find(&self, id: CommunicationId) -> Result<Communication, ChangeError> {
+        self.ports
+            .communications
+            .get(id)?
+            .ok_or(ChangeError::NotFound)
+    }
+
+    /// The communication, if it is still booked or waiting.
+    fn pending(&self, id: CommunicationId) -> Result<Communication, ChangeError> {
+        let current = self.find(id)?;
+        if current.status.is_pending() {
+            Ok(current)
+        } else {
+            Err(not_pending(current.status))
+        }
+    }
+
+    /// Writes `next` if the stored status is still `expected` and no worker
+    /// holds it.
+    fn write_if(
+        &self,
+        next: &Communication,
+        expected: CommunicationStatus,
+        now: DateTime<Utc>,
+        events: &[Event],
+    ) -> Result<(), ChangeError> {
+        if self
+            .ports
+            .communications
+            .update_if(next, expected, now, events)?
+        {
+            Ok(())
+        } else {
+            Err(ChangeError::Conflict(
+                "The communication changed meanwhile or is being sent; read it again.".to_owned(),
+            ))
+        }
+    }
+}
+
+fn not_pending(status: CommunicationStatus) -> ChangeError {
+    ChangeError::Conflict(format!(
+        "A {} communication can no longer be changed.",
+        status.as_str()
+    ))
+}
+
+/// The stored communication, if a change may still be written to it.
+fn ensure_changeable(stored: Option<&Stored>) -> Result<&Stored, ChangeError> {
+    let stored = stored.ok_or(ChangeError::NotFound)?;
+    if stored.in_flight {
+        return Err(ChangeError::Conflict(
+            "The communication is being sent.".to_owned(),
+        ));
+    }
+    if !stored.communication.status.is_pending() {
+        return Err(not_pending(stored.communication.status));
+    }
+    Ok(stored)
+}
+
+fn booked_event(communication: &Communication, at: DateTime<Utc>, detail: Option<&str>) -> Event {
+    let mut event = Event::new(communication.id, at, EventKind::Booked);
+    event.until = Some(communication.communication_date);
+    if let Some(detail) = detail {
+        event = event.with_detail(detail);
+    }
+    event
+}

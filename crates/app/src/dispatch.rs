@@ -1,0 +1,843 @@
+//! Dispatch: claim due communications, decide under each client's lock,
+//! reserve the slot, call the providers, record how each call ended.
+//!
+//! A claim is a batch: one transaction claims, loads the policies, decides
+//! and reserves for every communication of the batch; the provider calls then
+//! run concurrently (at most `concurrency` at once), and their outcomes are
+//! written in batches as they end. A worker that dies leaves its claims to
+//! the next one when their lease ends.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, Utc};
+use omnichannel_domain::decision::{Counted, Decision, Skip, decide};
+use omnichannel_domain::ports::{
+    Claim, Clock, DispatchQueue, Outcome, Outgoing, PolicySnapshot, Provider, ProviderError,
+    RepoError, Step,
+};
+use omnichannel_domain::{
+    Communication, CommunicationId, DepartmentId, Event, EventKind, SourceId, StatusReason, UserId,
+};
+use tokio::sync::{Notify, Semaphore, mpsc, watch};
+
+use crate::channels::Channels;
+use crate::policy::PolicyView;
+
+/// The most outcomes written in one transaction.
+const MAX_COMPLETION_BATCH: usize = 512;
+/// The shortest pause between two claims while work is due but could not be
+/// claimed (its clients are locked by another worker).
+const BUSY_PAUSE: std::time::Duration = std::time::Duration::from_millis(20);
+
+/// How dispatch runs (`[worker]` in the configuration).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DispatchSettings {
+    /// Provider calls at once.
+    pub concurrency: usize,
+    /// How often the queue is looked at when nothing wakes the worker.
+    pub poll_interval: std::time::Duration,
+    /// How long a claim is held before another worker may take it over.
+    pub lease: Duration,
+    /// The first retry delay after a transient error; each retry doubles it.
+    pub retry_base: Duration,
+    /// Provider calls on one channel before falling back to the next.
+    pub max_attempts: u32,
+    /// A deferral longer than this fails instead.
+    pub horizon: Duration,
+}
+
+/// One provider call to make, for a reserved communication.
+#[derive(Clone)]
+pub struct Job {
+    pub id: CommunicationId,
+    pub lease: uuid::Uuid,
+    pub channel: SourceId,
+    pub channel_code: String,
+    /// Calls made on the channel before this one.
+    pub channel_attempts: u32,
+    pub outgoing: Outgoing,
+    pub provider: Arc<dyn Provider>,
+}
+
+impl std::fmt::Debug for Job {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Job")
+            .field("id", &self.id)
+            .field("channel", &self.channel_code)
+            .field("channel_attempts", &self.channel_attempts)
+            .finish_non_exhaustive()
+    }
+}
+
+pub struct Dispatcher {
+    queue: Arc<dyn DispatchQueue>,
+    channels: Arc<Channels>,
+    clock: Arc<dyn Clock>,
+    settings: DispatchSettings,
+    /// Notified when a communication becomes due now.
+    wake: Arc<Notify>,
+}
+
+impl Dispatcher {
+    pub fn new(
+        queue: Arc<dyn DispatchQueue>,
+        channels: Arc<Channels>,
+        clock: Arc<dyn Clock>,
+        settings: DispatchSettings,
+        wake: Arc<Notify>,
+    ) -> Self {
+        Self {
+            queue,
+            channels,
+            clock,
+            settings,
+            wake,
+        }
+    }
+
+    /// The step of each claim at `now`, in order, and the provider calls to
+    /// make. A reservation counts for the claims of the same client after it.
+    pub fn plan(
+        &self,
+        claims: &[Claim],
+        snapshot: &PolicySnapshot,
+        now: DateTime<Utc>,
+    ) -> (Vec<Step>, Vec<Job>) {
+        let view = PolicyView::new(snapshot, &self.channels);
+        let mut counted: HashMap<(UserId, DepartmentId), Vec<Counted>> = HashMap::new();
+        let mut steps = Vec::with_capacity(claims.len());
+        let mut jobs = Vec::new();
+        for claim in claims {
+            let c = &claim.communication;
+            let key = (c.user_id, c.department_id);
+            let client_counted = counted.entry(key).or_insert_with(|| {
+                view.client(c.user_id, c.department_id)
+                    .map(|client| client.counted.clone())
+                    .unwrap_or_default()
+            });
+            let Some(situation) = view.situation(c, client_counted, &claim.given_up) else {
+                // The client is gone: the database keeps a client's
+                // communications, so this is not expected; give up loudly.
+                tracing::error!(communication.id = %c.id, "the client of a claimed communication is missing");
+                steps.push(fail(c.id, now, StatusReason::NoChannel));
+                continue;
+            };
+            match decide(&situation, now, self.settings.horizon) {
+                Decision::Send {
+                    channel,
+                    to,
+                    skipped,
+                } => {
+                    let (Some(source), Some(provider)) = (
+                        view.source(channel),
+                        view.source(channel)
+                            .and_then(|s| self.channels.provider(s.code.as_str())),
+                    ) else {
+                        steps.push(fail(c.id, now, StatusReason::NoChannel));
+                        continue;
+                    };
+                    let detail = choice_detail(c, &skipped, &view);
+                    let chosen = Event::new(c.id, now, EventKind::ChannelChosen)
+                        .with_channel(source.code.as_str())
+                        .with_detail(detail);
+                    client_counted.push(Counted {
+                        at: now,
+                        type_id: c.type_id,
+                    });
+                    let type_ = view.communication_type(c.type_id);
+                    jobs.push(Job {
+                        id: c.id,
+                        lease: claim.lease,
+                        channel,
+                        channel_code: source.code.as_str().to_owned(),
+                        channel_attempts: if c.source_id == Some(channel) {
+                            claim.channel_attempts
+                        } else {
+                            0
+                        },
+                        outgoing: Outgoing {
+                            communication_id: c.id,
+                            user_id: c.user_id,
+                            department_id: c.department_id,
+                            communication_type: type_
+                                .map(|t| t.code.as_str().to_owned())
+                                .unwrap_or_default(),
+                            communication_type_name: type_
+                                .map(|t| t.name.as_str().to_owned())
+                                .unwrap_or_default(),
+                            channel: source.code.as_str().to_owned(),
+                            to,
+                            message: c.message.as_str().to_owned(),
+                        },
+                        provider,
+                    });
+                    steps.push(Step::Reserve {
+                        id: c.id,
+                        channel,
+                        at: now,
+                        events: vec![chosen],
+                    });
+                }
+                Decision::Defer { until, reason } => steps.push(Step::Defer {
+                    id: c.id,
+                    until,
+                    reason,
+                    events: vec![Event::deferred(c.id, now, until, reason)],
+                }),
+                Decision::Fail { reason } => steps.push(fail(c.id, now, reason)),
+            }
+        }
+        (steps, jobs)
+    }
+
+    /// How a provider call that ended at `now` is recorded.
+    pub fn outcome(
+        &self,
+        job: &Job,
+        result: Result<omnichannel_domain::ports::Delivery, ProviderError>,
+        now: DateTime<Utc>,
+    ) -> Outcome {
+        let error = match result {
+            Ok(delivery) => {
+                let mut sent =
+                    Event::new(job.id, now, EventKind::Sent).with_channel(&job.channel_code);
+                if let Some(id) = &delivery.provider_message_id {
+                    sent = sent.with_detail(format!("provider message id {id}"));
+                }
+                return Outcome::Sent {
+                    id: job.id,
+                    lease: job.lease,
+                    provider_message_id: delivery.provider_message_id,
+                    events: vec![sent],
+                };
+            }
+            Err(error) => error,
+        };
+        let failed = Event::new(job.id, now, EventKind::AttemptFailed)
+            .with_channel(&job.channel_code)
+            .with_detail(error.to_string());
+        let calls = job.channel_attempts + 1;
+        match error {
+            ProviderError::Transient(_) if calls < self.settings.max_attempts => {
+                let until = now + self.backoff(calls);
+                Outcome::Retry {
+                    id: job.id,
+                    lease: job.lease,
+                    at: until,
+                    channel_attempts: calls,
+                    events: vec![
+                        failed,
+                        Event::deferred(job.id, now, until, StatusReason::Retrying)
+                            .with_channel(&job.channel_code),
+                    ],
+                }
+            }
+            _ => Outcome::GiveUpChannel {
+                id: job.id,
+                lease: job.lease,
+                channel: job.channel,
+                at: now,
+                events: vec![failed],
+            },
+        }
+    }
+
+    /// The delay before the call after `calls` calls: `retry_base`, doubled
+    /// for each further call.
+    fn backoff(&self, calls: u32) -> Duration {
+        let doublings = calls.saturating_sub(1).min(20);
+        self.settings.retry_base * 2_i32.pow(doublings)
+    }
+
+    /// Calls the provider and records how the call ended.
+    pub async fn call(&self, job: Job) -> Outcome {
+        let result = job.provider.send(job.outgoing.clone()).await;
+        if let Err(error) = &result {
+            tracing::info!(communication.id = %job.id, channel = job.channel_code, %error, "provider call failed");
+        }
+        self.outcome(&job, result, self.clock.now())
+    }
+
+    /// Claims once, with room for `limit` provider calls: the number claimed
+    /// and the calls to make.
+    pub async fn claim(self: &Arc<Self>, limit: u32) -> Result<(usize, Vec<Job>), RepoError> {
+        let this = self.clone();
+        let work = move || {
+            let now = this.clock.now();
+            let lease_until = now + this.settings.lease;
+            let mut jobs = Vec::new();
+            let claimed = this
+                .queue
+                .claim(now, lease_until, limit, &mut |claims, snapshot| {
+                    let (steps, planned) = this.plan(claims, snapshot, now);
+                    jobs = planned;
+                    steps
+                })?;
+            Ok((claimed, jobs))
+        };
+        tokio::task::spawn_blocking(work)
+            .await
+            .map_err(|e| RepoError::Unexpected(anyhow::anyhow!("the claim task failed: {e}")))?
+    }
+
+    /// Runs until `stop` turns true: claims while there is room for calls,
+    /// sleeps until woken, the next due moment or the poll interval. On stop,
+    /// claims no more, lets the calls in flight end and records them.
+    pub async fn run(self: Arc<Self>, mut stop: watch::Receiver<bool>) {
+        let concurrency = self.settings.concurrency.max(1);
+        let slots = Arc::new(Semaphore::new(concurrency));
+        let (done, outcomes) = mpsc::unbounded_channel();
+        let recorder = tokio::spawn(self.clone().record(outcomes));
+        tracing::info!(concurrency, "dispatch started");
+        while !*stop.borrow() {
+            let free = slots.available_permits();
+            if free == 0 {
+                tokio::select! {
+                    permit = slots.acquire() => drop(permit),
+                    _ = stop.changed() => {}
+                }
+                continue;
+            }
+            let limit = u32::try_from(free).unwrap_or(u32::MAX);
+            let pause = match self.claim(limit).await {
+                Ok((claimed, jobs)) => {
+                    for job in jobs {
+                        let Ok(slot) = slots.clone().try_acquire_owned() else {
+                            break;
+                        };
+                        let this = self.clone();
+                        let done = done.clone();
+                        tokio::spawn(async move {
+                            let outcome = this.call(job).await;
+                            drop(done.send(outcome));
+                            drop(slot);
+                        });
+                    }
+                    if claimed >= free {
+                        continue;
+                    }
+                    self.pause().await
+                }
+                Err(error) => {
+                    tracing::error!(
+                        error = format!("{error:#}"),
+                        "claiming due communications failed"
+                    );
+                    self.settings.poll_interval
+                }
+            };
+            tokio::select! {
+                () = self.wake.notified() => {}
+                () = tokio::time::sleep(pause) => {}
+                _ = stop.changed() => {}
+            }
+        }
+        tracing::info!("dispatch stopping: waiting for the calls in flight");
+        let all = u32::try_from(concurrency).unwrap_or(u32::MAX);
+        drop(slots.acquire_many(all).await);
+        drop(done);
+        drop(recorder.await);
+        tracing::info!("dispatch stopped");
+    }
+
+    /// How long to sleep when the queue has nothing more to claim now.
+    async fn pause(self: &Arc<Self>) -> std::time::Duration {
+        let queue = self.queue.clone();
+        let next = tokio::task::spawn_blocking(move || queue.next_due()).await;
+        let poll = self.settings.poll_interval;
+        match next {
+            Ok(Ok(Some(due))) => {
+                let wait = (due - self.clock.now()).to_std().unwrap_or_default();
+                wait.clamp(BUSY_PAUSE, poll)
+            }
+            Ok(Ok(None)) => poll,
+            Ok(Err(error)) => {
+                tracing::error!(error = format!("{error:#}"), "reading the queue failed");
+                poll
+            }
+            Err(_) => poll,
+        }
+    }
+
+    /// Writes outcomes in batches as they arrive, until every sender is gone.
+    async fn record(self: Arc<Self>, mut outcomes: mpsc::UnboundedReceiver<Outcome>) {
+        while let Some(first) = outcomes.recv().await {
+            let mut batch = vec![first];
+            while batch.len() < MAX_COMPLETION_BATCH {
+                match outcomes.try_recv() {
+                    Ok(outcome) => batch.push(outcome),
+                    Err(_) => break,
+                }
+            }
+            let again_now = batch
+                .iter()
+                .any(|o| matches!(o, Outcome::GiveUpChannel { .. }));
+            let queue = self.queue.clone();
+            let count = batch.len();
+            match tokio::task::spawn_blocking(move || queue.complete(&batch)).await {
+                Ok(Ok(())) => {}
+                Ok(Err(error)) => tracing::error!(
+                    error = format!("{error:#}"),
+                    count,
+                    "recording provider outcomes failed: the leases will end and the calls be made again"
+                ),
+                Err(error) => tracing::error!(%error, "the recording task failed"),
+            }
+            if again_now {
+                self.wake.notify_one();
+            }
+        }
+    }
+}
+
+fn fail(id: CommunicationId, at: DateTime<Utc>, reason: StatusReason) -> Step {
+    Step::Fail {
+        id,
+        at,
+        reason,
+        events: vec![Event::new(id, at, EventKind::Failed).with_reason(reason)],
+    }
+}
+
+/// Why the channel was chosen, in words.
+fn choice_detail(c: &Communication, skipped: &[(SourceId, Skip)], view: &PolicyView<'_>) -> String {
+    if c.requested_source_id.is_some() {
+        return "asked for by the caller".to_owned();
+    }
+    let mut detail = "the department's first usable favourite for the type".to_owned();
+    if !skipped.is_empty() {
+        let passed: Vec<String> = skipped
+            .iter()
+            .map(|(id, skip)| {
+                let code = view
+                    .source(*id)
+                    .map_or_else(|| id.to_string(), |s| s.code.as_str().to_owned());
+                format!("{code} ({})", skip.as_str())
+            })
+            .collect();
+        detail.push_str("; passed over: ");
+        detail.push_str(&passed.join(", "));
+    }
+    detail
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+    use omnichannel_domain::ports::{
+        ClientPolicy, Delivery, DepartmentPolicy, MockClock, MockDispatchQueue, MockProvider,
+    };
+    use omnichannel_domain::{
+        Availability, Code, CommunicationSource, CommunicationStatus, CommunicationType,
+        DictionaryStatus, FavoriteSource, Message, Name, PersonName, Phone, Rule, RuleId,
+        RuleLimit, SourceKind, TimeUnit, TypeId, User,
+    };
+
+    use super::*;
+
+    fn t(seconds: i64) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 6, 1, 12, 0, 0)
+            .single()
+            .unwrap_or_default()
+            + Duration::seconds(seconds)
+    }
+
+    fn source(code: &str, kind: SourceKind) -> CommunicationSource {
+        CommunicationSource {
+            id: SourceId::generate(),
+            code: Code::parse(code).expect("code"),
+            name: Name::parse(code).expect("name"),
+            kind,
+            status: DictionaryStatus::Active,
+            created_at: t(0),
+            updated_at: t(0),
+        }
+    }
+
+    /// One client with a phone and an e-mail; the department prefers sms,
+    /// then email, for the one type.
+    struct World {
+        snapshot: PolicySnapshot,
+        user: UserId,
+        department: DepartmentId,
+        type_id: TypeId,
+        sms: SourceId,
+        email: SourceId,
+    }
+
+    impl World {
+        fn new(rules: Vec<RuleLimit>) -> Self {
+            let user = User {
+                id: UserId::generate(),
+                first_name: PersonName::parse("Ann").expect("name"),
+                last_name: PersonName::parse("Lee").expect("name"),
+                phone: Some(Phone::parse("+15551234567").expect("phone")),
+                email: Some(omnichannel_domain::Email::parse("ann@example.com").expect("email")),
+                push_token: None,
+                external_id: None,
+                created_at: t(0),
+                updated_at: t(0),
+            };
+            let department = DepartmentId::generate();
+            let kind = CommunicationType {
+                id: TypeId::generate(),
+                code: Code::parse("service").expect("code"),
+                name: Name::parse("Service").expect("name"),
+                status: DictionaryStatus::Active,
+                created_at: t(0),
+                updated_at: t(0),
+            };
+            let sms = source("sms", SourceKind::Sms);
+            let email = source("email", SourceKind::Email);
+            let favorites = [(&sms, 1), (&email, 2)]
+                .into_iter()
+                .map(|(s, priority)| FavoriteSource {
+                    department_id: department,
+                    type_id: kind.id,
+                    source_id: s.id,
+                    priority,
+                })
+                .collect();
+            let rules = rules
+                .into_iter()
+                .map(|limit| Rule {
+                    id: RuleId::generate(),
+                    department_id: department,
+                    type_id: None,
+                    limit,
+                    created_at: t(0),
+                    updated_at: t(0),
+                })
+                .collect();
+            let mut snapshot = PolicySnapshot::default();
+            snapshot.clients.insert(
+                (user.id, department),
+                ClientPolicy {
+                    availability: Availability::always(user.id),
+                    user: user.clone(),
+                    counted: Vec::new(),
+                },
+            );
+            snapshot
+                .departments
+                .insert(department, DepartmentPolicy { rules, favorites });
+            let world = Self {
+                user: user.id,
+                department,
+                type_id: kind.id,
+                sms: sms.id,
+                email: email.id,
+                snapshot,
+            };
+            Self {
+                snapshot: PolicySnapshot {
+                    types: vec![kind],
+                    sources: vec![sms, email],
+                    ..world.snapshot
+                },
+                ..world
+            }
+        }
+
+        fn claim(&self, given_up: Vec<SourceId>, channel_attempts: u32) -> Claim {
+            let id = CommunicationId::generate();
+            Claim {
+                communication: Communication {
+                    id,
+                    department_id: self.department,
+                    user_id: self.user,
+                    type_id: self.type_id,
+                    requested_source_id: None,
+                    source_id: (channel_attempts > 0).then_some(self.sms),
+                    communication_date: t(0),
+                    status: CommunicationStatus::NotSent,
+                    status_reason: None,
+                    message: Message::parse("Hello").expect("message"),
+                    sent_at: None,
+                    delivered_at: None,
+                    read_at: None,
+                    attempts: channel_attempts,
+                    next_attempt_at: None,
+                    provider_message_id: None,
+                    batch_id: None,
+                    created_at: t(0),
+                    updated_at: t(0),
+                },
+                lease: uuid::Uuid::new_v4(),
+                given_up,
+                channel_attempts,
+            }
+        }
+    }
+
+    fn settings() -> DispatchSettings {
+        DispatchSettings {
+            concurrency: 4,
+            poll_interval: std::time::Duration::from_millis(100),
+            lease: Duration::seconds(30),
+            retry_base: Duration::seconds(2),
+            max_attempts: 3,
+            horizon: Duration::days(7),
+        }
+    }
+
+    /// A provider that answers `answers` in turn, one per call.
+    fn provider(answers: Vec<Result<Delivery, ProviderError>>) -> Arc<dyn Provider> {
+        let mut provider = MockProvider::new();
+        let mut answers = answers.into_iter();
+        provider.expect_send().returning(move |_| {
+            let answer = answers.next().expect("no more calls were expected");
+            Box::pin(async move { answer })
+        });
+        Arc::new(provider)
+    }
+
+    fn dispatcher(queue: MockDispatchQueue, channels: Channels, now: DateTime<Utc>) -> Dispatcher {
+        let mut clock = MockClock::new();
+        clock.expect_now().return_const(now);
+        Dispatcher::new(
+            Arc::new(queue),
+            Arc::new(channels),
+            Arc::new(clock),
+            settings(),
+            Arc::new(Notify::new()),
+        )
+    }
+
+    fn on_one_provider(provider: Arc<dyn Provider>) -> Channels {
+        Channels::new(provider)
+    }
+
+    fn runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime")
+    }
+
+    #[test]
+    fn a_due_communication_is_reserved_on_the_first_favourite_and_sent() {
+        let world = World::new(Vec::new());
+        let sent = Ok(Delivery {
+            provider_message_id: Some("p-1".to_owned()),
+        });
+        let dispatch = dispatcher(
+            MockDispatchQueue::new(),
+            on_one_provider(provider(vec![sent])),
+            t(5),
+        );
+        let claim = world.claim(Vec::new(), 0);
+        let (steps, jobs) = dispatch.plan(std::slice::from_ref(&claim), &world.snapshot, t(5));
+        let Step::Reserve {
+            channel,
+            at,
+            events,
+            ..
+        } = &steps[0]
+        else {
+            panic!("reserved: {steps:?}");
+        };
+        assert_eq!((*channel, *at), (world.sms, t(5)));
+        assert_eq!(events[0].kind, EventKind::ChannelChosen);
+        assert_eq!(events[0].channel.as_deref(), Some("sms"));
+        assert_eq!(jobs[0].outgoing.to.as_deref(), Some("+15551234567"));
+        assert_eq!(jobs[0].outgoing.communication_type, "service");
+        let outcome = runtime().block_on(dispatch.call(jobs[0].clone()));
+        assert!(
+            matches!(&outcome, Outcome::Sent { provider_message_id: Some(id), lease, .. } if id == "p-1" && *lease == claim.lease),
+            "{outcome:?}"
+        );
+    }
+
+    #[test]
+    fn a_transient_error_is_retried_with_backoff_then_succeeds() {
+        let world = World::new(Vec::new());
+        let answers = vec![
+            Err(ProviderError::Transient("HTTP 503".to_owned())),
+            Err(ProviderError::Transient("timed out".to_owned())),
+            Ok(Delivery::default()),
+        ];
+        let dispatch = dispatcher(
+            MockDispatchQueue::new(),
+            on_one_provider(provider(answers)),
+            t(10),
+        );
+        let rt = runtime();
+        let mut attempts = 0;
+        for expected_delay in [2, 4] {
+            let claim = world.claim(Vec::new(), attempts);
+            let (_, jobs) = dispatch.plan(&[claim], &world.snapshot, t(10));
+            assert_eq!(jobs[0].channel_attempts, attempts);
+            match rt.block_on(dispatch.call(jobs[0].clone())) {
+                Outcome::Retry {
+                    at,
+                    channel_attempts,
+                    events,
+                    ..
+                } => {
+                    assert_eq!(at, t(10 + expected_delay));
+                    assert_eq!(channel_attempts, attempts + 1);
+                    assert_eq!(events[0].kind, EventKind::AttemptFailed);
+                    assert!(
+                        events[0]
+                            .detail
+                            .as_deref()
+                            .is_some_and(|d| d.starts_with("transient"))
+                    );
+                    assert_eq!(events[1].reason, Some(StatusReason::Retrying));
+                    attempts = channel_attempts;
+                }
+                other => panic!("a retry: {other:?}"),
+            }
+        }
+        let claim = world.claim(Vec::new(), attempts);
+        let (_, jobs) = dispatch.plan(&[claim], &world.snapshot, t(10));
+        assert!(matches!(
+            rt.block_on(dispatch.call(jobs[0].clone())),
+            Outcome::Sent { .. }
+        ));
+    }
+
+    #[test]
+    fn a_permanent_error_falls_back_at_once_and_spent_retries_fall_back_then_fail() {
+        let world = World::new(Vec::new());
+        let rt = runtime();
+        let refused = vec![Err(ProviderError::Permanent("HTTP 400".to_owned()))];
+        let dispatch = dispatcher(
+            MockDispatchQueue::new(),
+            on_one_provider(provider(refused)),
+            t(0),
+        );
+        let (_, jobs) = dispatch.plan(&[world.claim(Vec::new(), 0)], &world.snapshot, t(0));
+        let outcome = rt.block_on(dispatch.call(jobs[0].clone()));
+        assert!(
+            matches!(outcome, Outcome::GiveUpChannel { channel, at, .. } if channel == world.sms && at == t(0)),
+            "{outcome:?}"
+        );
+        // Decided again without sms: email is next.
+        let (steps, _) = dispatch.plan(&[world.claim(vec![world.sms], 0)], &world.snapshot, t(0));
+        assert!(matches!(&steps[0], Step::Reserve { channel, .. } if *channel == world.email));
+
+        // The third transient error on a channel (max_attempts = 3) gives it up.
+        let unavailable = vec![Err(ProviderError::Transient("HTTP 500".to_owned()))];
+        let dispatch = dispatcher(
+            MockDispatchQueue::new(),
+            on_one_provider(provider(unavailable)),
+            t(0),
+        );
+        let mut on_email = world.claim(vec![world.sms], 2);
+        on_email.communication.source_id = Some(world.email);
+        let (_, jobs) = dispatch.plan(&[on_email], &world.snapshot, t(0));
+        let outcome = rt.block_on(dispatch.call(jobs[0].clone()));
+        assert!(
+            matches!(outcome, Outcome::GiveUpChannel { channel, .. } if channel == world.email),
+            "{outcome:?}"
+        );
+        // Nothing left: failed with provider_error.
+        let (steps, jobs) = dispatch.plan(
+            &[world.claim(vec![world.sms, world.email], 0)],
+            &world.snapshot,
+            t(0),
+        );
+        assert!(jobs.is_empty());
+        assert!(
+            matches!(&steps[0], Step::Fail { reason: StatusReason::ProviderError, events, .. } if events[0].kind == EventKind::Failed),
+            "{steps:?}"
+        );
+    }
+
+    #[test]
+    fn a_reservation_counts_for_the_next_claims_of_the_same_client() {
+        let limit = RuleLimit::new(1, TimeUnit::Minute, 1).expect("rule");
+        let world = World::new(vec![limit]);
+        let dispatch = dispatcher(
+            MockDispatchQueue::new(),
+            Channels::new(provider(Vec::new())),
+            t(0),
+        );
+        let claims = [world.claim(Vec::new(), 0), world.claim(Vec::new(), 0)];
+        let (steps, jobs) = dispatch.plan(&claims, &world.snapshot, t(0));
+        assert_eq!(jobs.len(), 1);
+        assert!(matches!(steps[0], Step::Reserve { .. }));
+        match &steps[1] {
+            Step::Defer {
+                until,
+                reason,
+                events,
+                ..
+            } => {
+                assert_eq!((*until, *reason), (t(60), StatusReason::RateLimited));
+                assert_eq!(events[0].until, Some(t(60)));
+                assert_eq!(events[0].kind, EventKind::Deferred);
+            }
+            other => panic!("deferred: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_slot_beyond_the_horizon_fails_the_communication() {
+        let limit = RuleLimit::new(1, TimeUnit::Day, 30).expect("rule");
+        let mut world = World::new(vec![limit]);
+        if let Some(client) = world
+            .snapshot
+            .clients
+            .get_mut(&(world.user, world.department))
+        {
+            client.counted.push(Counted {
+                at: t(-60),
+                type_id: world.type_id,
+            });
+        }
+        let dispatch = dispatcher(
+            MockDispatchQueue::new(),
+            Channels::new(provider(Vec::new())),
+            t(0),
+        );
+        let (steps, jobs) = dispatch.plan(&[world.claim(Vec::new(), 0)], &world.snapshot, t(0));
+        assert!(jobs.is_empty());
+        assert!(
+            matches!(
+                &steps[0],
+                Step::Fail {
+                    reason: StatusReason::RateLimited,
+                    ..
+                }
+            ),
+            "{steps:?}"
+        );
+    }
+
+    #[test]
+    fn a_switched_off_channel_is_never_called() {
+        let world = World::new(Vec::new());
+        let channels = Channels::new(provider(Vec::new())).with("sms", None);
+        let dispatch = dispatcher(MockDispatchQueue::new(), channels, t(0));
+        let (steps, jobs) = dispatch.plan(&[world.claim(Vec::new(), 0)], &world.snapshot, t(0));
+        assert!(matches!(&steps[0], Step::Reserve { channel, .. } if *channel == world.email));
+        assert_eq!(jobs[0].channel_code, "email");
+    }
+
+    #[test]
+    fn claiming_plans_inside_the_queue_transaction_and_hands_back_the_calls() {
+        let world = World::new(Vec::new());
+        let claim = world.claim(Vec::new(), 0);
+        let snapshot = world.snapshot.clone();
+        let mut queue = MockDispatchQueue::new();
+        queue
+            .expect_claim()
+            .withf(|now, lease_until, limit, _| {
+                *lease_until == *now + Duration::seconds(30) && *limit == 4
+            })
+            .times(1)
+            .returning(move |_, _, _, plan| {
+                let steps = plan(std::slice::from_ref(&claim), &snapshot);
+                assert_eq!(steps.len(), 1);
+                Ok(1)
+            });
+        let dispatch = Arc::new(dispatcher(queue, Channels::new(provider(Vec::new())), t(0)));
+        let (claimed, jobs) = runtime().block_on(dispatch.claim(4)).expect("claimed");
+        assert_eq!((claimed, jobs.len()), (1, 1));
+        assert_eq!(jobs[0].channel, world.sms);
+    }
+}
