@@ -3,7 +3,7 @@
 use actix_web::web::ServiceConfig;
 use utoipa::OpenApi;
 
-use crate::routes::{departments, dictionaries, operators, session, users};
+use crate::routes::{communications, departments, dictionaries, operators, session, users};
 
 /// The admin routes open to anyone: login, refresh and logout.
 pub fn open_routes(cfg: &mut ServiceConfig) {
@@ -52,7 +52,13 @@ pub fn protected_routes(cfg: &mut ServiceConfig) {
         .service(departments::create_rule)
         .service(departments::get_rule)
         .service(departments::update_rule)
-        .service(departments::delete_rule);
+        .service(departments::delete_rule)
+        .service(communications::send_communication)
+        .service(communications::list_communications)
+        .service(communications::get_communication)
+        .service(communications::update_communication)
+        .service(communications::cancel_communication)
+        .service(communications::update_communication_status);
 }
 
 #[derive(OpenApi)]
@@ -99,5 +105,11 @@ pub fn protected_routes(cfg: &mut ServiceConfig) {
     departments::get_rule,
     departments::update_rule,
     departments::delete_rule,
+    communications::send_communication,
+    communications::list_communications,
+    communications::get_communication,
+    communications::update_communication,
+    communications::cancel_communication,
+    communications::update_communication_status,
 ))]
 pub struct AdminApi;

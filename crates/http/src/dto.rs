@@ -3,6 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use omnichannel_app::availability::AvailabilityInput;
+use omnichannel_app::communications::{CommunicationPatch, CommunicationQuery, NewCommunication};
 use omnichannel_app::dictionary::{EntryInput, EntryPatch};
 use omnichannel_app::favorites::FavoriteInput;
 use omnichannel_app::rules::{NewRule, RulePatch};
@@ -10,7 +11,8 @@ use omnichannel_app::sources::{NewSource, SourcePatch};
 use omnichannel_app::users::{NewUser, UserPatch};
 use omnichannel_domain::ports::{Page, Paged};
 use omnichannel_domain::{
-    Availability, CommunicationSource, CommunicationType, Department, FavoriteSource, Rule, User,
+    Availability, Communication, CommunicationSource, CommunicationType, Department, Event,
+    FavoriteSource, Rule, User,
 };
 use serde::{Deserialize, Serialize};
 use serde_with::rust::double_option;
@@ -517,6 +519,214 @@ impl From<PatchRule> for RulePatch {
     }
 }
 
+/// One message to one client, as stored.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CommunicationBody {
+    pub id: Uuid,
+    pub department_id: Uuid,
+    pub user_id: Uuid,
+    pub communication_type_id: Uuid,
+    /// The channel in use: the one asked for, or the one dispatch chose last.
+    pub communication_source_id: Option<Uuid>,
+    /// When it is to be sent: the moment of the request, or the booked moment.
+    pub communication_date: DateTime<Utc>,
+    #[schema(value_type = CommunicationStatusName)]
+    pub status: String,
+    /// Why it waits or was given up on.
+    #[schema(value_type = Option<StatusReasonName>)]
+    pub status_reason: Option<String>,
+    pub message: String,
+    pub sent_at: Option<DateTime<Utc>>,
+    pub delivered_at: Option<DateTime<Utc>>,
+    pub read_at: Option<DateTime<Utc>>,
+    /// Provider calls made, a timeout or a refused connection included.
+    pub attempts: u32,
+    /// When a waiting `not_sent` communication is tried next.
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    pub provider_message_id: Option<String>,
+    /// Set by a bulk send.
+    pub batch_id: Option<Uuid>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<Communication> for CommunicationBody {
+    fn from(c: Communication) -> Self {
+        Self {
+            id: c.id.into(),
+            department_id: c.department_id.into(),
+            user_id: c.user_id.into(),
+            communication_type_id: c.type_id.into(),
+            communication_source_id: c.source_id.map(Uuid::from),
+            communication_date: c.communication_date,
+            status: c.status.as_str().to_owned(),
+            status_reason: c.status_reason.map(|r| r.as_str().to_owned()),
+            message: c.message.into_inner(),
+            sent_at: c.sent_at,
+            delivered_at: c.delivered_at,
+            read_at: c.read_at,
+            attempts: c.attempts,
+            next_attempt_at: c.next_attempt_at,
+            provider_message_id: c.provider_message_id,
+            batch_id: c.batch_id.map(Uuid::from),
+            created_at: c.created_at,
+            updated_at: c.updated_at,
+        }
+    }
+}
+
+/// A communication with its history, oldest step first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CommunicationDetail {
+    #[serde(flatten)]
+    pub communication: CommunicationBody,
+    pub events: Vec<EventBody>,
+}
+
+impl CommunicationDetail {
+    pub fn new(communication: Communication, events: Vec<Event>) -> Self {
+        Self {
+            communication: communication.into(),
+            events: events.into_iter().map(EventBody::from).collect(),
+        }
+    }
+}
+
+/// One step of a communication's history.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EventBody {
+    pub at: DateTime<Utc>,
+    #[schema(value_type = EventKindName)]
+    pub kind: String,
+    /// The code of the channel the step concerns.
+    pub channel: Option<String>,
+    /// Words for a person: the provider's error, why a channel was chosen, ….
+    pub detail: Option<String>,
+    /// Until when it waits (`deferred`), or the booked moment (`booked`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub until: Option<DateTime<Utc>>,
+    /// Why it waits (`deferred`) or failed (`failed`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<StatusReasonName>)]
+    pub reason: Option<String>,
+}
+
+impl From<Event> for EventBody {
+    fn from(e: Event) -> Self {
+        Self {
+            at: e.at,
+            kind: e.kind.as_str().to_owned(),
+            channel: e.channel,
+            detail: e.detail,
+            until: e.until,
+            reason: e.reason.map(|r| r.as_str().to_owned()),
+        }
+    }
+}
+
+/// A send, or a booking when `communication_date` is more than a second ahead.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SendCommunication {
+    pub user_id: Uuid,
+    pub department_id: Uuid,
+    pub communication_type_id: Uuid,
+    /// The channel to use, and no other; left out, the department's favourite
+    /// sources for the type are tried by priority.
+    #[serde(default)]
+    pub communication_source_id: Option<Uuid>,
+    /// 1 to 10 000 characters, not blank.
+    #[schema(min_length = 1, max_length = 10000, pattern = r"\S")]
+    pub message: String,
+    /// RFC 3339. Left out, past or present: send now; more than a second
+    /// ahead: book that moment.
+    #[serde(default)]
+    pub communication_date: Option<DateTime<Utc>>,
+}
+
+impl From<SendCommunication> for NewCommunication {
+    fn from(body: SendCommunication) -> Self {
+        Self {
+            user_id: body.user_id.into(),
+            department_id: body.department_id.into(),
+            type_id: body.communication_type_id.into(),
+            source_id: body.communication_source_id.map(Into::into),
+            message: body.message,
+            communication_date: body.communication_date,
+        }
+    }
+}
+
+/// Left-out fields stay. A date more than a second ahead books it again (the
+/// reservation is checked again); an earlier one sends it now.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PatchCommunication {
+    #[serde(default)]
+    pub communication_date: Option<DateTime<Utc>>,
+    #[schema(min_length = 1, max_length = 10000, pattern = r"\S")]
+    #[serde(default)]
+    pub message: Option<String>,
+}
+
+impl From<PatchCommunication> for CommunicationPatch {
+    fn from(body: PatchCommunication) -> Self {
+        Self {
+            communication_date: body.communication_date,
+            message: body.message,
+        }
+    }
+}
+
+/// A delivery receipt for a sent communication.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StatusUpdate {
+    /// `delivered`, `read` or `failed`.
+    #[schema(value_type = ReceiptStatus)]
+    pub status: String,
+    /// Words for the history; at most 1 000 characters.
+    #[schema(max_length = 1000)]
+    #[serde(default)]
+    pub detail: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct CommunicationFilterQuery {
+    #[param(value_type = Option<CommunicationStatusName>)]
+    pub status: Option<String>,
+    pub user_id: Option<Uuid>,
+    pub department_id: Option<Uuid>,
+    pub communication_type_id: Option<Uuid>,
+    pub communication_source_id: Option<Uuid>,
+    pub batch_id: Option<Uuid>,
+    /// RFC 3339; communications whose `communication_date` is at or after it.
+    pub from: Option<DateTime<Utc>>,
+    /// RFC 3339; communications whose `communication_date` is before it.
+    pub to: Option<DateTime<Utc>>,
+    #[param(minimum = 1)]
+    pub limit: Option<i64>,
+    #[param(minimum = 0)]
+    pub offset: Option<i64>,
+}
+
+impl CommunicationFilterQuery {
+    /// The filters, apart from the page.
+    pub fn filters(&self) -> CommunicationQuery {
+        CommunicationQuery {
+            status: self.status.clone(),
+            user_id: self.user_id.map(Into::into),
+            department_id: self.department_id.map(Into::into),
+            type_id: self.communication_type_id.map(Into::into),
+            source_id: self.communication_source_id.map(Into::into),
+            batch_id: self.batch_id.map(Into::into),
+            from: self.from,
+            to: self.to,
+        }
+    }
+}
+
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Login {
@@ -681,4 +891,61 @@ pub enum TimeUnitName {
     Minute,
     Hour,
     Day,
+}
+
+/// A communication's status (schema only).
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum CommunicationStatusName {
+    Booked,
+    NotSent,
+    Sent,
+    Delivered,
+    Read,
+    Failed,
+    Cancelled,
+}
+
+/// The statuses a delivery receipt may report (schema only).
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum ReceiptStatus {
+    Delivered,
+    Read,
+    Failed,
+}
+
+/// Why a communication waits or was given up on (schema only).
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum StatusReasonName {
+    UserUnavailable,
+    RateLimited,
+    Retrying,
+    UserBlocked,
+    NoChannel,
+    ProviderError,
+    TypeBlocked,
+    ChannelBlocked,
+    Receipt,
+}
+
+/// What happened to a communication (schema only).
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum EventKindName {
+    Created,
+    Booked,
+    Deferred,
+    ChannelChosen,
+    AttemptFailed,
+    Sent,
+    Delivered,
+    Read,
+    Failed,
+    Cancelled,
 }

@@ -29,6 +29,7 @@ use crate::public::PublicApi;
         (name = "users", description = "Clients and their availability"),
         (name = "dictionaries", description = "Communication types and sources (channels)"),
         (name = "departments", description = "Departments, favourite sources and rules"),
+        (name = "communications", description = "Sends, bookings, their history and delivery receipts"),
         (name = "health", description = "Liveness and readiness"),
     )
 )]
@@ -156,4 +157,32 @@ fn problem_answer(description: &str) -> RefOr<utoipa::openapi::Response> {
             )
             .build(),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refused_bookings_and_histories_are_documented() {
+        let doc = serde_json::to_value(ApiDoc::openapi()).unwrap_or_default();
+        let schemas = &doc["components"]["schemas"];
+        let refused = &schemas["BookingRefused"];
+        assert!(refused["properties"]["reason"].is_object(), "{refused}");
+        assert!(refused["properties"]["next_available_at"].is_object());
+        assert_eq!(refused["required"].as_array().map(Vec::len), Some(6));
+        assert!(schemas["ChangeConflict"]["oneOf"].is_array());
+        assert!(schemas["Problem"]["properties"].get("extensions").is_none());
+        for api in ["/api/admin/v1", "/api/public/v1"] {
+            let send = &doc["paths"][format!("{api}/communications")]["post"]["responses"];
+            assert!(send["202"].is_object(), "{api}");
+            let conflict = &send["409"]["content"]["application/problem+json"]["schema"]["$ref"];
+            assert_eq!(conflict, "#/components/schemas/BookingRefused");
+            let detail = &doc["paths"][format!("{api}/communications/{{id}}")]["get"];
+            assert_eq!(
+                detail["responses"]["200"]["content"]["application/json"]["schema"]["$ref"],
+                "#/components/schemas/CommunicationDetail"
+            );
+        }
+    }
 }

@@ -4,7 +4,7 @@
 use actix_web::web::ServiceConfig;
 use utoipa::OpenApi;
 
-use crate::routes::{departments, dictionaries, users};
+use crate::routes::{communications, departments, dictionaries, users};
 
 /// The public routes; the API key check wraps them.
 pub fn routes(cfg: &mut ServiceConfig) {
@@ -16,7 +16,12 @@ pub fn routes(cfg: &mut ServiceConfig) {
         .service(users::put_availability)
         .service(dictionaries::list_types)
         .service(dictionaries::list_sources)
-        .service(departments::list_departments);
+        .service(departments::list_departments)
+        .service(communications::send_communication)
+        .service(communications::list_communications)
+        .service(communications::get_communication)
+        .service(communications::cancel_communication)
+        .service(communications::update_communication_status);
 }
 
 #[derive(OpenApi)]
@@ -30,5 +35,10 @@ pub fn routes(cfg: &mut ServiceConfig) {
     dictionaries::list_types,
     dictionaries::list_sources,
     departments::list_departments,
+    communications::send_communication,
+    communications::list_communications,
+    communications::get_communication,
+    communications::cancel_communication,
+    communications::update_communication_status,
 ))]
 pub struct PublicApi;

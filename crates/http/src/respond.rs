@@ -23,9 +23,26 @@ pub fn created_in(
     id: impl std::fmt::Display,
     body: impl Serialize,
 ) -> HttpResponse {
-    let api: Vec<&str> = req.path().split('/').take(4).collect();
-    let location = format!("{}/{collection}/{id}", api.join("/"));
     HttpResponse::Created()
-        .insert_header((header::LOCATION, location))
+        .insert_header((header::LOCATION, location_in(req, collection, id)))
         .json(body)
+}
+
+/// `202 Accepted` with the object, and its `Location` in `collection` of the
+/// request's API, as `created_in` does.
+pub fn accepted_in(
+    req: &HttpRequest,
+    collection: &str,
+    id: impl std::fmt::Display,
+    body: impl Serialize,
+) -> HttpResponse {
+    HttpResponse::Accepted()
+        .insert_header((header::LOCATION, location_in(req, collection, id)))
+        .json(body)
+}
+
+/// `/api/<name>/v1/{collection}/{id}` for a request under `/api/<name>/v1`.
+fn location_in(req: &HttpRequest, collection: &str, id: impl std::fmt::Display) -> String {
+    let api: Vec<&str> = req.path().split('/').take(4).collect();
+    format!("{}/{collection}/{id}", api.join("/"))
 }

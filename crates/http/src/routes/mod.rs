@@ -1,6 +1,7 @@
 //! The handlers, by resource. `admin` and `public` decide which of them each API
 //! mounts; a handler shared by both is written once.
 
+pub mod communications;
 pub mod departments;
 pub mod dictionaries;
 pub mod operators;

@@ -1,0 +1,663 @@
+//! `/communications` of both APIs: send, book, follow, reschedule, cancel and
+//! receipts, with the workers switched off so that nothing is dispatched.
+
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+use chrono::{DateTime, Duration, SecondsFormat, SubsecRound, Utc};
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::api::{ADMIN, Auth, JWT_SECRET, PUBLIC, Reply, TestApp};
+use crate::db::{TestDb, both_backends};
+
+/// Every member of a communication's body, `events` aside.
+const MEMBERS: [&str; 18] = [
+    "id",
+    "department_id",
+    "user_id",
+    "communication_type_id",
+    "communication_source_id",
+    "communication_date",
+    "status",
+    "status_reason",
+    "message",
+    "sent_at",
+    "delivered_at",
+    "read_at",
+    "attempts",
+    "next_attempt_at",
+    "provider_message_id",
+    "batch_id",
+    "created_at",
+    "updated_at",
+];
+
+/// A service without workers, the seeded `mass` type and `sms` channel, a
+/// department that sends `mass` by sms, and a client with a phone.
+struct World {
+    app: TestApp,
+    department: String,
+    user: String,
+    mass: String,
+    sms: String,
+}
+
+/// The id of a seeded dictionary entry by its code.
+async fn seeded(app: &TestApp, collection: &str, code: &str) -> String {
+    let list = app.get(&format!("{ADMIN}/{collection}")).await;
+    list.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|item| item["code"] == code)
+        .and_then(|item| item["id"].as_str())
+        .unwrap()
+        .to_owned()
+}
+
+/// A new department that sends `mass` by sms: a booking is accepted only if
+/// dispatch could send it then, on a channel.
+async fn department_by_sms(app: &TestApp, name: &str, mass: &str, sms: &str) -> String {
+    let department = id_of(&app.create("departments", &json!({"name": name})).await);
+    let favorites = json!({"items": [
+        {"communication_type_id": mass, "communication_source_id": sms, "priority": 1},
+    ]});
+    let put = app
+        .put(
+            &format!("{ADMIN}/departments/{department}/favorite-sources"),
+            &favorites,
+        )
+        .await;
+    assert_eq!(put.status, 200, "{put:?}");
+    department
+}
+
+fn id_of(value: &Value) -> String {
+    value["id"].as_str().unwrap().to_owned()
+}
+
+/// A whole second `offset` from now, so that it reads back unchanged.
+fn from_now(offset: Duration) -> DateTime<Utc> {
+    Utc::now().trunc_subsecs(0) + offset
+}
+
+fn text(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+fn moment(value: &Value) -> DateTime<Utc> {
+    let text = value
+        .as_str()
+        .unwrap_or_else(|| panic!("{value} is not a moment"));
+    DateTime::parse_from_rfc3339(text)
+        .unwrap()
+        .with_timezone(&Utc)
+}
+
+fn kinds(detail: &Value) -> Vec<&str> {
+    detail["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect()
+}
+
+fn ids(list: &Reply) -> Vec<String> {
+    list.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(id_of)
+        .collect()
+}
+
+impl World {
+    async fn new(db: &TestDb) -> Self {
+        let app = TestApp::spawn_with(
+            db,
+            &[
+                ("OMNICHANNEL_JWT_SECRET", JWT_SECRET),
+                ("OMNICHANNEL_WORKER__ENABLED", "false"),
+            ],
+        )
+        .await;
+        let mass = seeded(&app, "communication-types", "mass").await;
+        let sms = seeded(&app, "communication-sources", "sms").await;
+        let department = department_by_sms(&app, "Sales", &mass, &sms).await;
+        let user = id_of(
+            &app.create(
+                "users",
+                &json!({"first_name": "Ann", "phone": "+15551234567"}),
+            )
+            .await,
+        );
+        Self {
+            app,
+            department,
+            user,
+            mass,
+            sms,
+        }
+    }
+
+    /// A send body for the client and the department.
+    fn body(&self, message: &str) -> Value {
+        json!({
+            "user_id": self.user,
+            "department_id": self.department,
+            "communication_type_id": self.mass,
+            "message": message,
+        })
+    }
+
+    /// The same body, booked at `at`.
+    fn booking(&self, at: DateTime<Utc>) -> Value {
+        let mut body = self.body("See you then");
+        body["communication_date"] = json!(text(at));
+        body
+    }
+
+    async fn post(&self, body: &Value) -> Reply {
+        self.app
+            .post(&format!("{ADMIN}/communications"), body)
+            .await
+    }
+
+    /// Books `at`, asserting `202 booked`, and answers the communication.
+    async fn book(&self, at: DateTime<Utc>) -> Value {
+        let reply = self.post(&self.booking(at)).await;
+        assert_eq!(reply.status, 202, "booking {at}: {reply:?}");
+        assert_eq!(reply.body["status"], "booked", "{reply:?}");
+        assert_eq!(moment(&reply.body["communication_date"]), at);
+        reply.body
+    }
+
+    async fn detail(&self, id: &str) -> Value {
+        let reply = self.app.get(&format!("{ADMIN}/communications/{id}")).await;
+        assert_eq!(reply.status, 200, "{reply:?}");
+        reply.body
+    }
+
+    async fn patch(&self, id: &str, body: &Value) -> Reply {
+        self.app
+            .patch(&format!("{ADMIN}/communications/{id}"), body)
+            .await
+    }
+
+    /// `POST …/cancel` without a body.
+    async fn cancel(&self, id: &str) -> Reply {
+        self.app
+            .send(
+                Method::POST,
+                &format!("{ADMIN}/communications/{id}/cancel"),
+                None,
+            )
+            .await
+    }
+
+    /// One rule for the department: `limit` per `count` `unit`s, every type.
+    async fn rule(&self, limit: u32, unit: &str, count: u32) {
+        let reply = self
+            .app
+            .post(
+                &format!("{ADMIN}/departments/{}/rules", self.department),
+                &json!({"limit_per_unit": limit, "unit": unit, "units_count": count}),
+            )
+            .await;
+        assert_eq!(reply.status, 201, "{reply:?}");
+    }
+
+    async fn list(&self, query: &str) -> Reply {
+        self.app
+            .get(&format!("{ADMIN}/communications?{query}"))
+            .await
+    }
+}
+
+/// Asserts a refused booking: `409` with why and when.
+#[track_caller]
+fn assert_refused(reply: &Reply, reason: &str, next_available_at: DateTime<Utc>) {
+    reply.assert_problem(409);
+    assert_eq!(reply.body["reason"], reason, "{reply:?}");
+    assert_eq!(
+        moment(&reply.body["next_available_at"]),
+        next_available_at,
+        "{reply:?}"
+    );
+}
+
+both_backends! {
+    async fn a_send_is_accepted_as_not_sent_with_its_location_and_history(db: &TestDb) {
+        let world = World::new(db).await;
+        let reply = world.post(&world.body("Hello")).await;
+        assert_eq!(reply.status, 202, "{reply:?}");
+        assert_eq!(reply.content_type, "application/json");
+        let sent = &reply.body;
+        let id = id_of(sent);
+        assert_eq!(reply.location.as_deref(), Some(format!("{ADMIN}/communications/{id}").as_str()));
+        let members: Vec<&str> = sent.as_object().unwrap().keys().map(String::as_str).collect();
+        let mut expected = MEMBERS.to_vec();
+        expected.sort_unstable();
+        let mut members = members;
+        members.sort_unstable();
+        assert_eq!(members, expected);
+        assert_eq!(sent["status"], "not_sent");
+        assert_eq!(sent["status_reason"], Value::Null);
+        assert_eq!(sent["user_id"], world.user.as_str());
+        assert_eq!(sent["department_id"], world.department.as_str());
+        assert_eq!(sent["communication_type_id"], world.mass.as_str());
+        assert_eq!(sent["communication_source_id"], Value::Null);
+        assert_eq!(sent["message"], "Hello");
+        assert_eq!(sent["attempts"], 0);
+        assert_eq!(sent["batch_id"], Value::Null);
+        assert_eq!(sent["sent_at"], Value::Null);
+        let age = Utc::now() - moment(&sent["communication_date"]);
+        assert!(age >= Duration::zero() && age < Duration::minutes(1), "{sent}");
+        assert_eq!(sent["created_at"], sent["updated_at"]);
+
+        let mut detail = world.detail(&id).await;
+        let events = detail.as_object_mut().unwrap().remove("events").unwrap();
+        assert_eq!(&detail, sent, "the answer is the stored communication");
+        assert_eq!(events.as_array().unwrap().len(), 1, "{events}");
+        let created = &events[0];
+        assert_eq!(
+            created,
+            &json!({"at": sent["created_at"], "kind": "created", "channel": null, "detail": null})
+        );
+
+        // A present or past date sends now; the caller's channel is kept.
+        let mut body = world.body("Now");
+        body["communication_date"] = json!(text(from_now(-Duration::days(1))));
+        body["communication_source_id"] = json!(world.sms);
+        let past = world.post(&body).await;
+        assert_eq!(past.status, 202, "{past:?}");
+        assert_eq!(past.body["status"], "not_sent");
+        assert_eq!(past.body["communication_source_id"], world.sms.as_str());
+        assert!(moment(&past.body["communication_date"]) > from_now(-Duration::minutes(1)));
+
+        world.app.get(&format!("{ADMIN}/communications/{}", uuid::Uuid::new_v4())).await.assert_problem(404);
+        world.app.get(&format!("{ADMIN}/communications/not-a-uuid")).await.assert_problem(404);
+    }
+
+    async fn the_public_api_sends_and_follows_with_an_api_key(db: &TestDb) {
+        let world = World::new(db).await;
+        let key = world.app.api_key().await;
+        let reply = world
+            .app
+            .send_as(key.clone(), Method::POST, &format!("{PUBLIC}/communications"), Some(&world.body("Hi")))
+            .await;
+        assert_eq!(reply.status, 202, "{reply:?}");
+        assert_eq!(reply.body["status"], "not_sent");
+        let id = id_of(&reply.body);
+        let location = format!("{PUBLIC}/communications/{id}");
+        assert_eq!(reply.location.as_deref(), Some(location.as_str()));
+
+        let detail = world.app.send_as(key.clone(), Method::GET, &location, None).await;
+        assert_eq!(detail.status, 200, "{detail:?}");
+        assert_eq!(kinds(&detail.body), ["created"]);
+        let list = world
+            .app
+            .send_as(key.clone(), Method::GET, &format!("{PUBLIC}/communications?user_id={}", world.user), None)
+            .await;
+        assert_eq!(list.body["total"], 1, "{list:?}");
+        assert_eq!(ids(&list), std::slice::from_ref(&id));
+
+        let booked = world
+            .app
+            .send_as(key.clone(), Method::POST, &format!("{PUBLIC}/communications"), Some(&world.booking(from_now(Duration::hours(1)))))
+            .await;
+        assert_eq!(booked.body["status"], "booked", "{booked:?}");
+        let booked_id = id_of(&booked.body);
+        let cancelled = world
+            .app
+            .send_as(key.clone(), Method::POST, &format!("{PUBLIC}/communications/{booked_id}/cancel"), None)
+            .await;
+        assert_eq!(cancelled.status, 200, "{cancelled:?}");
+        assert_eq!(cancelled.body["status"], "cancelled");
+        let receipt = world
+            .app
+            .send_as(key.clone(), Method::POST, &format!("{location}/status"), Some(&json!({"status": "delivered"})))
+            .await;
+        receipt.assert_problem(409);
+
+        // The operator's token is no key of the public API.
+        world
+            .app
+            .send_as(Auth::Bearer(world.app.token.clone()), Method::GET, &location, None)
+            .await
+            .assert_problem(401);
+        world.app.send_as(Auth::Anonymous, Method::POST, &format!("{PUBLIC}/communications"), Some(&world.body("Hi")))
+            .await
+            .assert_problem(401);
+    }
+
+    async fn a_send_names_each_invalid_field(db: &TestDb) {
+        let world = World::new(db).await;
+        let unknown = uuid::Uuid::new_v4().to_string();
+        for field in ["user_id", "department_id", "communication_type_id", "communication_source_id"] {
+            let mut body = world.body("Hello");
+            body[field] = json!(unknown);
+            let reply = world.post(&body).await;
+            reply.assert_problem(422);
+            assert_eq!(reply.error_fields(), [field], "{reply:?}");
+        }
+        let mut everything = json!({
+            "user_id": unknown,
+            "department_id": unknown,
+            "communication_type_id": unknown,
+            "communication_source_id": unknown,
+            "message": " ",
+        });
+        let reply = world.post(&everything).await;
+        reply.assert_problem(422);
+        let mut fields = reply.error_fields();
+        fields.sort_unstable();
+        assert_eq!(
+            fields,
+            ["communication_source_id", "communication_type_id", "department_id", "message", "user_id"]
+        );
+        everything["message"] = json!("x".repeat(10_001));
+        assert!(world.post(&everything).await.error_fields().contains(&"message".to_owned()));
+
+        let cases = [
+            ("message", json!("")),
+            ("message", json!(null)),
+            ("priority", json!(1)),
+            ("communication_date", json!("tomorrow")),
+            ("communication_date", json!("2030-13-01T00:00:00Z")),
+            ("user_id", json!("not-a-uuid")),
+        ];
+        for (field, value) in cases {
+            let mut body = world.body("Hello");
+            body[field] = value.clone();
+            let reply = world.post(&body).await;
+            reply.assert_problem(422);
+            assert_eq!(reply.error_fields(), [field], "{field} = {value}: {reply:?}");
+        }
+        let mut missing = world.body("Hello");
+        missing.as_object_mut().unwrap().remove("message");
+        assert_eq!(world.post(&missing).await.error_fields(), ["message"]);
+        world
+            .app
+            .raw(Method::POST, &format!("{ADMIN}/communications"), Some("application/json"), b"{".to_vec())
+            .await
+            .assert_problem(400);
+
+        // Nothing was stored by the refused requests.
+        assert_eq!(world.list("").await.body["total"], 0);
+    }
+
+    async fn a_booking_is_stored_booked_with_its_history(db: &TestDb) {
+        let world = World::new(db).await;
+        let at = from_now(Duration::hours(1));
+        let booked = world.book(at).await;
+        assert_eq!(booked["status_reason"], Value::Null);
+        assert_eq!(booked["next_attempt_at"], Value::Null);
+        let detail = world.detail(&id_of(&booked)).await;
+        assert_eq!(kinds(&detail), ["created", "booked"]);
+        for event in detail["events"].as_array().unwrap() {
+            assert_eq!(event["at"], booked["created_at"], "{event}");
+            assert!(event.get("reason").is_none(), "{event}");
+            assert_eq!(event["channel"], Value::Null);
+        }
+        // The booked event tells the moment booked.
+        assert!(detail["events"][0].get("until").is_none());
+        assert_eq!(detail["events"][1]["until"], booked["communication_date"]);
+    }
+
+    async fn a_booking_over_a_rule_is_refused_with_the_next_free_moment(db: &TestDb) {
+        let world = World::new(db).await;
+        world.rule(1, "day", 1).await;
+        let first = from_now(Duration::hours(1));
+        world.book(first).await;
+        let second = world.post(&world.booking(from_now(Duration::hours(2)))).await;
+        assert_refused(&second, "rate_limited", first + Duration::days(1));
+        // A send now is accepted all the same: dispatch defers it.
+        let now = world.post(&world.body("Now")).await;
+        assert_eq!(now.status, 202, "{now:?}");
+        // The next free moment is free indeed.
+        world.book(first + Duration::days(1)).await;
+        let total = world.list("status=booked").await.body["total"].clone();
+        assert_eq!(total, 2);
+    }
+
+    async fn a_booking_while_the_client_is_blocked_is_refused_until_the_block_ends(db: &TestDb) {
+        let world = World::new(db).await;
+        let blocked_to = from_now(Duration::hours(3));
+        let put = world
+            .app
+            .put(
+                &format!("{ADMIN}/users/{}/availability", world.user),
+                &json!({"status": "blocked", "blocked_to": text(blocked_to)}),
+            )
+            .await;
+        assert_eq!(put.status, 200, "{put:?}");
+        let refused = world.post(&world.booking(from_now(Duration::hours(1)))).await;
+        assert_refused(&refused, "user_unavailable", blocked_to);
+        assert!(refused.body["detail"].is_string());
+        world.book(blocked_to).await;
+    }
+
+    async fn a_patch_edits_the_message_and_checks_a_new_date_again(db: &TestDb) {
+        let world = World::new(db).await;
+        world.rule(1, "day", 1).await;
+        let first_at = from_now(Duration::hours(1));
+        let first = id_of(&world.book(first_at).await);
+        let second = id_of(&world.book(first_at + Duration::days(2)).await);
+
+        let edited = world.patch(&first, &json!({"message": "Changed"})).await;
+        assert_eq!(edited.status, 200, "{edited:?}");
+        assert_eq!(edited.body["message"], "Changed");
+        assert_eq!(edited.body["status"], "booked");
+        assert_eq!(moment(&edited.body["communication_date"]), first_at);
+        assert_eq!(world.detail(&first).await["message"], "Changed");
+        let empty = world.patch(&first, &json!({"message": ""})).await;
+        empty.assert_problem(422);
+        assert_eq!(empty.error_fields(), ["message"]);
+        assert_eq!(world.patch(&first, &json!({"status": "sent"})).await.error_fields(), ["status"]);
+        assert_eq!(
+            world.patch(&first, &json!({"communication_date": "soon"})).await.error_fields(),
+            ["communication_date"]
+        );
+        world
+            .patch(&uuid::Uuid::new_v4().to_string(), &json!({"message": "x"}))
+            .await
+            .assert_problem(404);
+
+        // Next to the first booking: refused, and nothing changes.
+        let crowded = world
+            .patch(&second, &json!({"communication_date": text(first_at + Duration::hours(2))}))
+            .await;
+        assert_refused(&crowded, "rate_limited", first_at + Duration::days(1));
+        let unchanged = world.detail(&second).await;
+        assert_eq!(moment(&unchanged["communication_date"]), first_at + Duration::days(2));
+
+        // Its own slot does not count against it.
+        let moved_at = first_at + Duration::minutes(1);
+        let moved = world.patch(&first, &json!({"communication_date": text(moved_at)})).await;
+        assert_eq!(moved.status, 200, "{moved:?}");
+        assert_eq!(moved.body["status"], "booked");
+        assert_eq!(moment(&moved.body["communication_date"]), moved_at);
+        assert_eq!(moved.body["message"], "Changed");
+        let detail = world.detail(&first).await;
+        assert_eq!(kinds(&detail), ["created", "booked", "booked"]);
+        assert_eq!(detail["events"][2]["detail"], "rescheduled");
+
+        // A date that is not ahead sends it now.
+        let now = world
+            .patch(&second, &json!({"communication_date": text(from_now(-Duration::hours(1)))}))
+            .await;
+        assert_eq!(now.status, 200, "{now:?}");
+        assert_eq!(now.body["status"], "not_sent");
+        assert!(moment(&now.body["communication_date"]) > from_now(-Duration::minutes(1)));
+    }
+
+    async fn a_cancelled_communication_stays_cancelled_and_frees_its_slot(db: &TestDb) {
+        let world = World::new(db).await;
+        world.rule(1, "day", 1).await;
+        let at = from_now(Duration::hours(1));
+        let booked = id_of(&world.book(at).await);
+
+        let cancelled = world.cancel(&booked).await;
+        assert_eq!(cancelled.status, 200, "{cancelled:?}");
+        assert_eq!(cancelled.body["status"], "cancelled");
+        assert_eq!(cancelled.body["id"], booked.as_str());
+        assert_eq!(kinds(&world.detail(&booked).await), ["created", "booked", "cancelled"]);
+        world.patch(&booked, &json!({"message": "Changed"})).await.assert_problem(409);
+        world
+            .patch(&booked, &json!({"communication_date": text(at + Duration::hours(1))}))
+            .await
+            .assert_problem(409);
+        let again = world.cancel(&booked).await;
+        assert_eq!(again.status, 200, "{again:?}");
+        assert_eq!(again.body, cancelled.body);
+        assert_eq!(kinds(&world.detail(&booked).await), ["created", "booked", "cancelled"]);
+
+        // Its slot is free again.
+        world.book(at).await;
+
+        // A waiting send is cancelled too, with an empty JSON body as well.
+        let sent = id_of(&world.post(&world.body("Now")).await.body);
+        let reply = world
+            .app
+            .post(&format!("{ADMIN}/communications/{sent}/cancel"), &json!({}))
+            .await;
+        assert_eq!(reply.status, 200, "{reply:?}");
+        assert_eq!(reply.body["status"], "cancelled");
+
+        world.cancel(&uuid::Uuid::new_v4().to_string()).await.assert_problem(404);
+        world.cancel("not-a-uuid").await.assert_problem(404);
+    }
+
+    async fn a_receipt_needs_a_sent_communication_and_a_receipt_status(db: &TestDb) {
+        let world = World::new(db).await;
+        let id = id_of(&world.post(&world.body("Hello")).await.body);
+        let path = format!("{ADMIN}/communications/{id}/status");
+        let conflict = world.app.post(&path, &json!({"status": "delivered", "detail": "ok"})).await;
+        conflict.assert_problem(409);
+        assert!(conflict.body.get("reason").is_none(), "{conflict:?}");
+        for status in ["sent", "cancelled", "bogus"] {
+            let reply = world.app.post(&path, &json!({"status": status})).await;
+            reply.assert_problem(422);
+            assert_eq!(reply.error_fields(), ["status"], "{status}: {reply:?}");
+        }
+        let long = world
+            .app
+            .post(&path, &json!({"status": "read", "detail": "x".repeat(1_001)}))
+            .await;
+        assert_eq!(long.error_fields(), ["detail"]);
+        assert_eq!(world.app.post(&path, &json!({})).await.error_fields(), ["status"]);
+        assert_eq!(
+            world.app.post(&path, &json!({"status": "read", "at": "now"})).await.error_fields(),
+            ["at"]
+        );
+        world
+            .app
+            .post(
+                &format!("{ADMIN}/communications/{}/status", uuid::Uuid::new_v4()),
+                &json!({"status": "read"}),
+            )
+            .await
+            .assert_problem(404);
+        assert_eq!(world.detail(&id).await["status"], "not_sent");
+    }
+
+    async fn the_list_filters_and_pages(db: &TestDb) {
+        let world = World::new(db).await;
+        let other_user = id_of(
+            &world.app.create("users", &json!({"first_name": "Bob", "phone": "+15557654321"})).await,
+        );
+        let other_department = department_by_sms(&world.app, "Support", &world.mass, &world.sms).await;
+
+        let mut body = world.body("Now");
+        body["communication_source_id"] = json!(world.sms);
+        let now = id_of(&world.post(&body).await.body);
+        let mut body = world.booking(from_now(Duration::hours(1)));
+        body["user_id"] = json!(other_user);
+        let soon_reply = world.post(&body).await;
+        assert_eq!(soon_reply.status, 202, "{soon_reply:?}");
+        let soon = id_of(&soon_reply.body);
+        let mut body = world.booking(from_now(Duration::days(2)));
+        body["department_id"] = json!(other_department);
+        let later = id_of(&world.post(&body).await.body);
+
+        let all = world.list("").await;
+        assert_eq!(all.status, 200, "{all:?}");
+        assert_eq!(all.body["total"], 3);
+        assert_eq!(all.body["limit"], 50);
+        assert_eq!(all.body["offset"], 0);
+        assert_eq!(ids(&all), [later.clone(), soon.clone(), now.clone()]);
+        assert!(all.body["items"][0].get("events").is_none());
+
+        let cases = [
+            ("status=booked".to_owned(), vec![&later, &soon]),
+            ("status=not_sent".to_owned(), vec![&now]),
+            ("status=sent".to_owned(), vec![]),
+            (format!("user_id={}", world.user), vec![&later, &now]),
+            (format!("department_id={other_department}"), vec![&later]),
+            (format!("communication_type_id={}", world.mass), vec![&later, &soon, &now]),
+            (format!("communication_source_id={}", world.sms), vec![&now]),
+            (format!("batch_id={}", uuid::Uuid::new_v4()), vec![]),
+            (format!("from={}", text(from_now(Duration::minutes(30)))), vec![&later, &soon]),
+            (format!("to={}", text(from_now(Duration::hours(3)))), vec![&soon, &now]),
+            (
+                format!(
+                    "from={}&to={}",
+                    text(from_now(Duration::minutes(30))),
+                    text(from_now(Duration::hours(3)))
+                ),
+                vec![&soon],
+            ),
+            (format!("status=booked&user_id={}", world.user), vec![&later]),
+        ];
+        for (query, expected) in cases {
+            let reply = world.list(&query).await;
+            assert_eq!(reply.status, 200, "{query}: {reply:?}");
+            let expected: Vec<String> = expected.into_iter().cloned().collect();
+            assert_eq!(ids(&reply), expected, "{query}");
+            assert_eq!(reply.body["total"], expected.len(), "{query}");
+        }
+
+        let page = world.list("limit=1&offset=1").await;
+        assert_eq!(page.body["total"], 3);
+        assert_eq!(page.body["limit"], 1);
+        assert_eq!(page.body["offset"], 1);
+        assert_eq!(ids(&page), std::slice::from_ref(&soon));
+        assert_eq!(world.list("limit=1000").await.body["limit"], 500);
+
+        for (query, field) in [
+            ("status=bogus", "status"),
+            ("user_id=x", "user_id"),
+            ("department_id=1", "department_id"),
+            ("batch_id=", "batch_id"),
+            ("from=yesterday", "from"),
+            ("to=2030-01-01", "to"),
+            ("limit=0", "limit"),
+            ("offset=-1", "offset"),
+        ] {
+            let reply = world.list(query).await;
+            reply.assert_problem(422);
+            assert_eq!(reply.error_fields(), [field], "{query}: {reply:?}");
+        }
+    }
+
+    async fn what_communications_refer_to_cannot_be_deleted(db: &TestDb) {
+        let world = World::new(db).await;
+        let mut body = world.body("Hello");
+        body["communication_source_id"] = json!(world.sms);
+        let reply = world.post(&body).await;
+        assert_eq!(reply.status, 202, "{reply:?}");
+        let paths = [
+            format!("{ADMIN}/users/{}", world.user),
+            format!("{ADMIN}/departments/{}", world.department),
+            format!("{ADMIN}/communication-types/{}", world.mass),
+            format!("{ADMIN}/communication-sources/{}", world.sms),
+        ];
+        for path in &paths {
+            world.app.delete(path).await.assert_problem(409);
+            assert_eq!(world.app.get(path).await.status, 200, "{path} is kept");
+        }
+        assert_eq!(world.detail(&id_of(&reply.body)).await["status"], "not_sent");
+    }
+}
