@@ -16,12 +16,20 @@ mod auth_repository_contract;
 #[cfg(test)]
 mod cli;
 #[cfg(test)]
+mod communication_contract;
+#[cfg(test)]
+mod communications_api;
+#[cfg(test)]
 mod conventions;
 #[cfg(test)]
 mod db;
+#[cfg(test)]
+mod dispatch;
 #[cfg(test)]
 mod public_api;
 #[cfg(test)]
 mod repository_contract;
 #[cfg(test)]
 mod secrets_in_logs;
+#[cfg(test)]
+mod sink;

@@ -269,3 +269,443 @@ fn usable(situation: &Situation<'_>, channel: &Channel<'_>) -> Result<Option<Str
     };
     address.map(Some).ok_or(Skip::NoAddress)
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+    use crate::availability::AvailabilityStatus;
+    use crate::department::{RuleLimit, TimeUnit};
+    use crate::dictionary::SourceKind;
+    use crate::ids::{DepartmentId, RuleId, UserId};
+    use crate::values::{Code, Email, Name, PersonName, Phone};
+
+    fn t(minute: i64) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0)
+            .single()
+            .unwrap_or_default()
+            + Duration::minutes(minute)
+    }
+
+    fn horizon() -> Duration {
+        Duration::days(7)
+    }
+
+    fn source(code: &str, kind: SourceKind) -> CommunicationSource {
+        CommunicationSource {
+            id: SourceId::generate(),
+            code: Code::parse(code).unwrap_or_else(|e| panic!("{e}")),
+            name: Name::parse(code).unwrap_or_else(|e| panic!("{e}")),
+            kind,
+            status: DictionaryStatus::Active,
+            created_at: t(0),
+            updated_at: t(0),
+        }
+    }
+
+    fn rule(limit: i64, unit: TimeUnit, count: i64, type_id: Option<TypeId>) -> Rule {
+        Rule {
+            id: RuleId::generate(),
+            department_id: DepartmentId::generate(),
+            type_id,
+            limit: RuleLimit::new(limit, unit, count).unwrap_or_else(|e| panic!("{e}")),
+            created_at: t(0),
+            updated_at: t(0),
+        }
+    }
+
+    /// A client with a phone and no e-mail, a type, and three channels: sms,
+    /// email and webhook, the department preferring email, then sms.
+    struct World {
+        kind: CommunicationType,
+        other_kind: TypeId,
+        user: User,
+        availability: Availability,
+        rules: Vec<Rule>,
+        counted: Vec<Counted>,
+        requested: Option<SourceId>,
+        favorites: Vec<FavoriteSource>,
+        sources: Vec<CommunicationSource>,
+        disabled: Vec<SourceId>,
+        given_up: Vec<SourceId>,
+    }
+
+    impl World {
+        fn new() -> Self {
+            let kind = CommunicationType {
+                id: TypeId::generate(),
+                code: Code::parse("mass").unwrap_or_else(|e| panic!("{e}")),
+                name: Name::parse("Mass").unwrap_or_else(|e| panic!("{e}")),
+                status: DictionaryStatus::Active,
+                created_at: t(0),
+                updated_at: t(0),
+            };
+            let user = User {
+                id: UserId::generate(),
+                first_name: PersonName::parse("Ann").unwrap_or_else(|e| panic!("{e}")),
+                last_name: PersonName::parse("Lee").unwrap_or_else(|e| panic!("{e}")),
+                phone: Some(Phone::parse("+15551234567").unwrap_or_else(|e| panic!("{e}"))),
+                email: None,
+                push_token: None,
+                external_id: None,
+                created_at: t(0),
+                updated_at: t(0),
+            };
+            let sources = vec![
+                source("sms", SourceKind::Sms),
+                source("email", SourceKind::Email),
+                source("hook", SourceKind::Webhook),
+            ];
+            let department_id = DepartmentId::generate();
+            let favorites = [(1, 1), (0, 2)]
+                .into_iter()
+                .map(|(index, priority)| FavoriteSource {
+                    department_id,
+                    type_id: kind.id,
+                    source_id: sources[index].id,
+                    priority,
+                })
+                .collect();
+            Self {
+                availability: Availability::always(user.id),
+                kind,
+                other_kind: TypeId::generate(),
+                user,
+                rules: Vec::new(),
+                counted: Vec::new(),
+                requested: None,
+                favorites,
+                sources,
+                disabled: Vec::new(),
+                given_up: Vec::new(),
+            }
+        }
+
+        fn sms(&self) -> SourceId {
+            self.sources[0].id
+        }
+
+        fn email(&self) -> SourceId {
+            self.sources[1].id
+        }
+
+        fn hook(&self) -> SourceId {
+            self.sources[2].id
+        }
+
+        fn with_email(mut self) -> Self {
+            self.user.email =
+                Some(Email::parse("ann@example.com").unwrap_or_else(|e| panic!("{e}")));
+            self
+        }
+
+        fn blocked(mut self, from: Option<i64>, to: Option<i64>) -> Self {
+            self.availability = Availability::new(
+                self.user.id,
+                AvailabilityStatus::Blocked,
+                from.map(t),
+                to.map(t),
+            )
+            .unwrap_or_else(|e| panic!("{e}"));
+            self
+        }
+
+        fn counted_at(mut self, minutes: &[i64]) -> Self {
+            let type_id = self.kind.id;
+            self.counted
+                .extend(minutes.iter().map(|&m| Counted { at: t(m), type_id }));
+            self
+        }
+
+        fn with_rule(mut self, rule: Rule) -> Self {
+            self.rules.push(rule);
+            self
+        }
+
+        fn decide(&self, at: DateTime<Utc>) -> Decision {
+            let channels: Vec<Channel<'_>> = self
+                .sources
+                .iter()
+                .map(|source| Channel {
+                    source,
+                    enabled: !self.disabled.contains(&source.id),
+                })
+                .collect();
+            decide(&self.situation(&channels), at, horizon())
+        }
+
+        fn next_slot(&self, from: DateTime<Utc>) -> Result<DateTime<Utc>, StatusReason> {
+            let channels: Vec<Channel<'_>> = self
+                .sources
+                .iter()
+                .map(|source| Channel {
+                    source,
+                    enabled: true,
+                })
+                .collect();
+            next_slot(&self.situation(&channels), from, horizon())
+        }
+
+        fn situation<'a>(&'a self, channels: &'a [Channel<'a>]) -> Situation<'a> {
+            Situation {
+                communication_type: Some(&self.kind),
+                user: &self.user,
+                availability: &self.availability,
+                rules: &self.rules,
+                counted: &self.counted,
+                requested: self.requested,
+                favorites: &self.favorites,
+                channels,
+                given_up: &self.given_up,
+            }
+        }
+    }
+
+    fn sent_on(decision: &Decision) -> Option<SourceId> {
+        match decision {
+            Decision::Send { channel, .. } => Some(*channel),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn sends_on_the_first_usable_favourite_and_says_what_it_passed_over() {
+        let world = World::new();
+        let decision = world.decide(t(0));
+        assert_eq!(
+            decision,
+            Decision::Send {
+                channel: world.sms(),
+                to: Some("+15551234567".to_owned()),
+                skipped: vec![(world.email(), Skip::NoAddress)],
+            }
+        );
+        let world = World::new().with_email();
+        assert_eq!(sent_on(&world.decide(t(0))), Some(world.email()));
+    }
+
+    #[test]
+    fn a_blocked_type_fails_before_anything_else() {
+        let mut world = World::new().blocked(None, None);
+        world.kind.status = DictionaryStatus::Blocked;
+        assert_eq!(
+            world.decide(t(0)),
+            Decision::Fail {
+                reason: StatusReason::TypeBlocked
+            }
+        );
+    }
+
+    #[test]
+    fn an_unavailable_client_waits_for_the_end_of_the_block_or_fails() {
+        let world = World::new().blocked(Some(-10), Some(30));
+        assert_eq!(
+            world.decide(t(0)),
+            Decision::Defer {
+                until: t(30),
+                reason: StatusReason::UserUnavailable
+            }
+        );
+        // `blocked_to` is exclusive: at that very moment the client is available.
+        assert!(sent_on(&world.decide(t(30))).is_some());
+        let forever = World::new().blocked(Some(-10), None);
+        assert_eq!(
+            forever.decide(t(0)),
+            Decision::Fail {
+                reason: StatusReason::UserBlocked
+            }
+        );
+        // A block that ends beyond the horizon fails as one with no end.
+        let long = World::new().blocked(None, Some(7 * 24 * 60 + 1));
+        assert_eq!(
+            long.decide(t(0)),
+            Decision::Fail {
+                reason: StatusReason::UserBlocked
+            }
+        );
+        let exactly = World::new().blocked(None, Some(7 * 24 * 60));
+        assert!(matches!(exactly.decide(t(0)), Decision::Defer { .. }));
+    }
+
+    #[test]
+    fn a_full_window_defers_to_its_end_and_the_edge_is_free() {
+        let world = World::new()
+            .with_rule(rule(3, TimeUnit::Minute, 1, None))
+            .counted_at(&[0, 0, 0]);
+        assert_eq!(
+            world.decide(t(0)),
+            Decision::Defer {
+                until: t(1),
+                reason: StatusReason::RateLimited
+            }
+        );
+        assert!(sent_on(&world.decide(t(1))).is_some());
+        let two_left = World::new()
+            .with_rule(rule(3, TimeUnit::Minute, 1, None))
+            .counted_at(&[0, 0]);
+        assert!(sent_on(&two_left.decide(t(0))).is_some());
+    }
+
+    #[test]
+    fn a_booked_moment_holds_back_an_earlier_send() {
+        let world = World::new()
+            .with_rule(rule(1, TimeUnit::Hour, 1, None))
+            .counted_at(&[30]);
+        assert_eq!(
+            world.decide(t(0)),
+            Decision::Defer {
+                until: t(90),
+                reason: StatusReason::RateLimited
+            }
+        );
+        assert!(sent_on(&world.decide(t(-30))).is_some());
+    }
+
+    #[test]
+    fn every_rule_must_hold_and_each_counts_only_its_type() {
+        let world = World::new()
+            .with_rule(rule(1, TimeUnit::Minute, 10, None))
+            .with_rule(rule(2, TimeUnit::Day, 1, None))
+            .counted_at(&[0, 20]);
+        // The ten-minute rule frees at 30, the daily one only a day after 0.
+        assert_eq!(
+            world.decide(t(25)),
+            Decision::Defer {
+                until: t(24 * 60),
+                reason: StatusReason::RateLimited
+            }
+        );
+        let mut other = World::new();
+        let other_kind = other.other_kind;
+        other = other.with_rule(rule(1, TimeUnit::Hour, 1, Some(other_kind)));
+        other.counted.push(Counted {
+            at: t(0),
+            type_id: other_kind,
+        });
+        // The rule is about another type: it neither applies nor counts.
+        assert!(sent_on(&other.decide(t(1))).is_some());
+        let mut typed = World::new();
+        let own = typed.kind.id;
+        typed = typed.with_rule(rule(1, TimeUnit::Hour, 1, Some(own)));
+        typed.counted.push(Counted {
+            at: t(0),
+            type_id: other_kind,
+        });
+        // A typed rule does not count communications of other types.
+        assert!(sent_on(&typed.decide(t(1))).is_some());
+    }
+
+    #[test]
+    fn a_slot_beyond_the_horizon_fails() {
+        let world = World::new()
+            .with_rule(rule(1, TimeUnit::Day, 8, None))
+            .counted_at(&[0]);
+        assert_eq!(
+            world.decide(t(1)),
+            Decision::Fail {
+                reason: StatusReason::RateLimited
+            }
+        );
+        let within = World::new()
+            .with_rule(rule(1, TimeUnit::Day, 7, None))
+            .counted_at(&[0]);
+        assert_eq!(
+            within.decide(t(0)),
+            Decision::Defer {
+                until: t(7 * 24 * 60),
+                reason: StatusReason::RateLimited
+            }
+        );
+    }
+
+    #[test]
+    fn channels_blocked_switched_off_or_given_up_are_passed_over() {
+        let mut world = World::new().with_email();
+        world.sources[1].status = DictionaryStatus::Blocked;
+        assert_eq!(
+            world.decide(t(0)),
+            Decision::Send {
+                channel: world.sms(),
+                to: Some("+15551234567".to_owned()),
+                skipped: vec![(world.email(), Skip::Blocked)],
+            }
+        );
+        let mut off = World::new().with_email();
+        off.disabled.push(off.email());
+        assert_eq!(sent_on(&off.decide(t(0))), Some(off.sms()));
+        let mut failed = World::new().with_email();
+        failed.given_up.push(failed.email());
+        assert_eq!(sent_on(&failed.decide(t(0))), Some(failed.sms()));
+        failed.given_up.push(failed.sms());
+        assert_eq!(
+            failed.decide(t(0)),
+            Decision::Fail {
+                reason: StatusReason::ProviderError
+            }
+        );
+        let mut none = World::new();
+        none.disabled.push(none.sms());
+        assert_eq!(
+            none.decide(t(0)),
+            Decision::Fail {
+                reason: StatusReason::NoChannel
+            }
+        );
+    }
+
+    #[test]
+    fn the_requested_channel_is_the_only_one_tried() {
+        let mut world = World::new();
+        world.requested = Some(world.hook());
+        assert_eq!(
+            world.decide(t(0)),
+            Decision::Send {
+                channel: world.hook(),
+                to: None,
+                skipped: Vec::new(),
+            }
+        );
+        world.requested = Some(world.email());
+        assert_eq!(
+            world.decide(t(0)),
+            Decision::Fail {
+                reason: StatusReason::NoChannel
+            }
+        );
+        world.sources[1].status = DictionaryStatus::Blocked;
+        assert_eq!(
+            world.decide(t(0)),
+            Decision::Fail {
+                reason: StatusReason::ChannelBlocked
+            }
+        );
+        world.requested = Some(world.sms());
+        world.given_up.push(world.sms());
+        assert_eq!(
+            world.decide(t(0)),
+            Decision::Fail {
+                reason: StatusReason::ProviderError
+            }
+        );
+    }
+
+    #[test]
+    fn next_slot_passes_blocks_and_full_windows_alike() {
+        // Blocked until 30; at 30 the hourly window of the booking at 60 is full.
+        let world = World::new()
+            .blocked(None, Some(30))
+            .with_rule(rule(1, TimeUnit::Hour, 1, None))
+            .counted_at(&[60]);
+        assert_eq!(world.next_slot(t(0)), Ok(t(120)));
+        assert_eq!(World::new().next_slot(t(5)), Ok(t(5)));
+        assert_eq!(
+            World::new().blocked(None, None).next_slot(t(0)),
+            Err(StatusReason::UserBlocked)
+        );
+        let full = World::new()
+            .with_rule(rule(1, TimeUnit::Day, 8, None))
+            .counted_at(&[0]);
+        assert_eq!(full.next_slot(t(0)), Err(StatusReason::RateLimited));
+    }
+}

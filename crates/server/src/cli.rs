@@ -8,6 +8,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 
 use crate::config::Config;
+use crate::pipeline::{Workers, pipeline_settings};
 use crate::startup::{Application, Bootstrap, open_store, services};
 
 #[derive(Debug, Parser)]
@@ -26,8 +27,10 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Serve the APIs (migrations are applied first).
+    /// Serve the APIs and dispatch (migrations are applied first).
     Serve,
+    /// Dispatch only, without the APIs (migrations are applied first).
+    Worker,
     /// Apply pending database migrations and exit.
     Migrate,
     /// Manage operators (admin accounts).
@@ -67,6 +70,7 @@ impl Cli {
         let config = Config::load(self.config.as_deref())?;
         match self.command {
             Command::Serve => serve(&config).await,
+            Command::Worker => work(&config).await,
             Command::Migrate => {
                 open_store(&config).await?;
                 tracing::info!("migrations applied");
@@ -74,7 +78,8 @@ impl Cli {
             }
             Command::Admin(AdminCommand::Create { username }) => {
                 let password = read_password(input)?;
-                let services = services(&config, open_store(&config).await?).await?;
+                let pipeline = pipeline_settings(&config, Default::default())?;
+                let services = services(&config, open_store(&config).await?, &pipeline).await?;
                 let admin = actix_web::rt::task::spawn_blocking(move || {
                     services.operators.create(&username, password)
                 })
@@ -87,7 +92,8 @@ impl Cli {
                 Ok(())
             }
             Command::ApiKey(ApiKeyCommand::Create { name }) => {
-                let services = services(&config, open_store(&config).await?).await?;
+                let pipeline = pipeline_settings(&config, Default::default())?;
+                let services = services(&config, open_store(&config).await?, &pipeline).await?;
                 let created =
                     actix_web::rt::task::spawn_blocking(move || services.api_keys.create(name))
                         .await??;
@@ -125,8 +131,26 @@ async fn serve(config: &Config) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Dispatch alone until `SIGTERM` or `SIGINT`, then let the calls in flight end.
+async fn work(config: &Config) -> anyhow::Result<()> {
+    tracing::debug!(?config, "configuration");
+    let store = open_store(config).await?;
+    let pipeline = pipeline_settings(config, Default::default())?;
+    let workers = Workers::start(config, &store, &pipeline)?;
+    signalled().await;
+    workers.stop().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
 /// `SIGTERM` or `SIGINT`: stop taking connections, finish the requests in flight, exit.
 async fn stop_on_signal(handle: ServerHandle) {
+    signalled().await;
+    handle.stop(true).await;
+}
+
+/// Until `SIGTERM` or `SIGINT` arrives.
+async fn signalled() {
     let interrupt = tokio::signal::ctrl_c();
     #[cfg(unix)]
     let terminate = async {
@@ -146,5 +170,4 @@ async fn stop_on_signal(handle: ServerHandle) {
         _ = interrupt => tracing::info!("interrupted, stopping"),
         () = terminate => tracing::info!("terminated, stopping"),
     }
-    handle.stop(true).await;
 }

@@ -3,5 +3,6 @@
 
 pub mod cli;
 pub mod config;
+pub mod pipeline;
 pub mod startup;
 pub mod telemetry;

@@ -10,12 +10,13 @@ use actix_web::{App, HttpServer};
 use anyhow::Context;
 use chrono::Duration;
 use omnichannel_app::auth::crypto::{PasswordHasher, random_token};
-use omnichannel_app::{AuthSettings, Services, SystemClock};
+use omnichannel_app::{AuthSettings, PipelineSettings, Services, SystemClock};
 use omnichannel_domain::ports::SettingRepository;
 use omnichannel_storage::{PoolOptions, Store};
 use tracing_actix_web::TracingLogger;
 
 use crate::config::Config;
+use crate::pipeline::Workers;
 
 /// The settings row that keeps a generated signing key of access tokens.
 const JWT_SECRET_SETTING: &str = "jwt_secret";
@@ -55,11 +56,21 @@ fn auth_settings(config: &Config, store: &Store) -> anyhow::Result<AuthSettings>
 }
 
 /// Every use case over the store.
-pub async fn services(config: &Config, store: Store) -> anyhow::Result<Services> {
+pub async fn services(
+    config: &Config,
+    store: Store,
+    pipeline: &PipelineSettings,
+) -> anyhow::Result<Services> {
     let config = config.clone();
+    let pipeline = pipeline.clone();
     actix_web::rt::task::spawn_blocking(move || -> anyhow::Result<Services> {
         let auth = auth_settings(&config, &store)?;
-        Ok(Services::new(Arc::new(store), Arc::new(SystemClock), &auth))
+        Ok(Services::new(
+            Arc::new(store),
+            Arc::new(SystemClock),
+            &auth,
+            &pipeline,
+        ))
     })
     .await
     .context("the set-up task failed")?
@@ -84,16 +95,19 @@ impl Bootstrap {
     }
 }
 
-/// A bound, not yet running, HTTP server.
+/// A bound, not yet running, HTTP server, and the dispatch workers unless
+/// `worker.enabled` is false.
 pub struct Application {
     server: Server,
     port: u16,
+    workers: Option<Workers>,
 }
 
 impl Application {
     pub async fn build(config: &Config, bootstrap: Bootstrap) -> anyhow::Result<Self> {
         let store = open_store(config).await?;
-        let services = Data::new(services(config, store).await?);
+        let pipeline = crate::pipeline::pipeline_settings(config, Arc::default())?;
+        let services = Data::new(services(config, store.clone(), &pipeline).await?);
         let first = services.clone();
         let first = actix_web::rt::task::spawn_blocking(move || {
             first.operators.ensure_first(bootstrap.admin_password)
@@ -129,7 +143,16 @@ impl Application {
         .shutdown_timeout(30)
         .run();
         tracing::info!(address = %config.bind, port, "listening");
-        Ok(Self { server, port })
+        let workers = if config.worker.enabled {
+            Some(Workers::start(config, &store, &pipeline)?)
+        } else {
+            None
+        };
+        Ok(Self {
+            server,
+            port,
+            workers,
+        })
     }
 
     /// The port the server listens on (useful when the configuration asked for port 0).
@@ -141,8 +164,12 @@ impl Application {
         self.server.handle()
     }
 
-    /// Serves until the handle stops the server.
+    /// Serves until the handle stops the server, then stops the workers.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let served = self.server.await;
+        if let Some(workers) = self.workers {
+            workers.stop().await;
+        }
+        served
     }
 }
