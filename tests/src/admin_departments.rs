@@ -7,19 +7,6 @@ use serde_json::{Value, json};
 use crate::api::{ADMIN, TestApp};
 use crate::db::{TestDb, both_backends};
 
-/// The id of a seeded dictionary entry by its code.
-async fn seeded(app: &TestApp, collection: &str, code: &str) -> String {
-    let list = app.get(&format!("{ADMIN}/{collection}")).await;
-    list.body["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|item| item["code"] == code)
-        .and_then(|item| item["id"].as_str())
-        .unwrap()
-        .to_owned()
-}
-
 fn favorite(type_id: &str, source_id: &str, priority: i64) -> Value {
     json!({"communication_type_id": type_id, "communication_source_id": source_id, "priority": priority})
 }
@@ -47,10 +34,10 @@ both_backends! {
         let app = TestApp::spawn(db).await;
         let dept = app.create("departments", &json!({"name": "Sales"})).await;
         let base = format!("{ADMIN}/departments/{}/favorite-sources", dept["id"].as_str().unwrap());
-        let mass = seeded(&app, "communication-types", "mass").await;
-        let sms = seeded(&app, "communication-sources", "sms").await;
-        let email = seeded(&app, "communication-sources", "email").await;
-        let push = seeded(&app, "communication-sources", "push").await;
+        let mass = app.seeded("communication-types", "mass").await;
+        let sms = app.seeded("communication-sources", "sms").await;
+        let email = app.seeded("communication-sources", "email").await;
+        let push = app.seeded("communication-sources", "push").await;
 
         assert_eq!(app.get(&base).await.body, json!({"items": []}));
         let replaced = app
@@ -82,8 +69,8 @@ both_backends! {
         let app = TestApp::spawn(db).await;
         let dept = app.create("departments", &json!({"name": "Sales"})).await;
         let base = format!("{ADMIN}/departments/{}/favorite-sources", dept["id"].as_str().unwrap());
-        let mass = seeded(&app, "communication-types", "mass").await;
-        let sms = seeded(&app, "communication-sources", "sms").await;
+        let mass = app.seeded("communication-types", "mass").await;
+        let sms = app.seeded("communication-sources", "sms").await;
         let unknown = uuid::Uuid::new_v4().to_string();
         let reply = app
             .put(
@@ -113,7 +100,7 @@ both_backends! {
         let dept = app.create("departments", &json!({"name": "Sales"})).await;
         let dept_id = dept["id"].as_str().unwrap();
         let base = format!("{ADMIN}/departments/{dept_id}/rules");
-        let mass = seeded(&app, "communication-types", "mass").await;
+        let mass = app.seeded("communication-types", "mass").await;
 
         let created = app
             .post(&base, &json!({"limit_per_unit": 3, "unit": "hour", "units_count": 2, "communication_type_id": mass}))
@@ -176,8 +163,8 @@ both_backends! {
         let app = TestApp::spawn(db).await;
         let dept = app.create("departments", &json!({"name": "Sales"})).await;
         let dept_id = dept["id"].as_str().unwrap();
-        let mass = seeded(&app, "communication-types", "mass").await;
-        let sms = seeded(&app, "communication-sources", "sms").await;
+        let mass = app.seeded("communication-types", "mass").await;
+        let sms = app.seeded("communication-sources", "sms").await;
         app.post(&format!("{ADMIN}/departments/{dept_id}/favorite-sources"), &favorite(&mass, &sms, 1)).await;
         let rule = app
             .post(&format!("{ADMIN}/departments/{dept_id}/rules"), &json!({"limit_per_unit": 1, "unit": "day", "units_count": 1}))

@@ -235,6 +235,20 @@ impl TestApp {
         self.send(Method::DELETE, path, None).await
     }
 
+    /// The id of a seeded dictionary entry (`communication-types` or
+    /// `communication-sources`) by its code.
+    pub async fn seeded(&self, collection: &str, code: &str) -> String {
+        let list = self.get(&format!("{ADMIN}/{collection}")).await;
+        list.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|item| item["code"] == code)
+            .and_then(|item| item["id"].as_str())
+            .unwrap_or_else(|| panic!("no {code} in {collection}"))
+            .to_owned()
+    }
+
     /// Creates through the admin API and answers the new object, asserting `201`.
     pub async fn create(&self, collection: &str, body: &Value) -> Value {
         let reply = self.post(&format!("{ADMIN}/{collection}"), body).await;
@@ -247,5 +261,40 @@ impl Drop for TestApp {
     fn drop(&mut self) {
         // Stop taking connections; the runtime ends with the test.
         drop(self.handle.stop(false));
+    }
+}
+
+/// Everything the process logs from now on, kept in memory: the test that
+/// installs it must be the only one of its process that does (nextest runs
+/// each test in a process of its own).
+#[derive(Clone, Default)]
+pub struct CapturedLog(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl CapturedLog {
+    /// Installs the global subscriber with `filter` (`info`, `trace`, …).
+    pub fn install(filter: &str) -> Self {
+        let captured = Self::default();
+        let writer = captured.clone();
+        tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(move || writer.clone())
+            .try_init()
+            .expect("this test is the only one that installs a subscriber");
+        captured
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+impl std::io::Write for CapturedLog {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }

@@ -42,19 +42,6 @@ struct World {
     sms: String,
 }
 
-/// The id of a seeded dictionary entry by its code.
-async fn seeded(app: &TestApp, collection: &str, code: &str) -> String {
-    let list = app.get(&format!("{ADMIN}/{collection}")).await;
-    list.body["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|item| item["code"] == code)
-        .and_then(|item| item["id"].as_str())
-        .unwrap()
-        .to_owned()
-}
-
 /// A new department that sends `mass` by sms: a booking is accepted only if
 /// dispatch could send it then, on a channel.
 async fn department_by_sms(app: &TestApp, name: &str, mass: &str, sms: &str) -> String {
@@ -122,8 +109,8 @@ impl World {
             ],
         )
         .await;
-        let mass = seeded(&app, "communication-types", "mass").await;
-        let sms = seeded(&app, "communication-sources", "sms").await;
+        let mass = app.seeded("communication-types", "mass").await;
+        let sms = app.seeded("communication-sources", "sms").await;
         let department = department_by_sms(&app, "Sales", &mass, &sms).await;
         let user = id_of(
             &app.create(

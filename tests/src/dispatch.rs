@@ -11,7 +11,7 @@ use omnichannel_domain::SourceId;
 use omnichannel_domain::ports::{DispatchQueue, Step};
 use serde_json::{Value, json};
 
-use crate::api::{ADMIN, JWT_SECRET, TestApp};
+use crate::api::{ADMIN, CapturedLog, JWT_SECRET, TestApp};
 use crate::db::{Backend, TestDb, both_backends};
 use crate::sink::Sink;
 
@@ -45,6 +45,7 @@ fn sink_env(sink: &Sink, extra: &[(&str, &str)]) -> Vec<(String, String)> {
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))
     .collect();
+    env.retain(|(k, _)| !extra.iter().any(|(key, _)| key == k));
     // A channel given another provider loses the sink's keys.
     for (key, _) in extra {
         if let Some(channel) = key.strip_suffix("PROVIDER") {
@@ -64,19 +65,6 @@ async fn spawn(db: &TestDb, env: &[(String, String)]) -> TestApp {
     TestApp::spawn_with(db, &env).await
 }
 
-/// The id of a seeded dictionary entry by its code.
-async fn seeded(app: &TestApp, collection: &str, code: &str) -> String {
-    let list = app.get(&format!("{ADMIN}/{collection}")).await;
-    list.body["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|item| item["code"] == code)
-        .and_then(|item| item["id"].as_str())
-        .unwrap()
-        .to_owned()
-}
-
 impl World {
     async fn new(db: &TestDb) -> Self {
         Self::with(db, &[]).await
@@ -85,9 +73,14 @@ impl World {
     async fn with(db: &TestDb, extra: &[(&str, &str)]) -> Self {
         let sink = Sink::start().await;
         let app = spawn(db, &sink_env(&sink, extra)).await;
-        let mass = seeded(&app, "communication-types", "mass").await;
-        let sms = seeded(&app, "communication-sources", "sms").await;
-        let email = seeded(&app, "communication-sources", "email").await;
+        Self::new_on(app, sink).await
+    }
+
+    /// The world's fixtures on an app already running.
+    async fn new_on(app: TestApp, sink: Sink) -> Self {
+        let mass = app.seeded("communication-types", "mass").await;
+        let sms = app.seeded("communication-sources", "sms").await;
+        let email = app.seeded("communication-sources", "email").await;
         let department = app.create("departments", &json!({"name": "Sales"})).await["id"]
             .as_str()
             .unwrap()
@@ -437,40 +430,6 @@ both_backends! {
     }
 }
 
-impl World {
-    /// The world's fixtures on an app already running.
-    async fn new_on(app: TestApp, sink: Sink) -> Self {
-        let mass = seeded(&app, "communication-types", "mass").await;
-        let sms = seeded(&app, "communication-sources", "sms").await;
-        let email = seeded(&app, "communication-sources", "email").await;
-        let department = app.create("departments", &json!({"name": "Ops"})).await["id"]
-            .as_str()
-            .unwrap()
-            .to_owned();
-        let favorites = json!({"items": [
-            {"communication_type_id": mass, "communication_source_id": sms, "priority": 1},
-        ]});
-        app.put(
-            &format!("{ADMIN}/departments/{department}/favorite-sources"),
-            &favorites,
-        )
-        .await;
-        let user = app.create("users", &json!({"phone": "+15557654321"})).await["id"]
-            .as_str()
-            .unwrap()
-            .to_owned();
-        Self {
-            app,
-            sink,
-            department,
-            mass,
-            sms,
-            email,
-            user,
-        }
-    }
-}
-
 /// Two instances with workers on one PostgreSQL share the queue and never
 /// send one communication twice.
 #[test]
@@ -506,32 +465,35 @@ fn two_instances_on_one_postgres_never_send_a_communication_twice() {
     });
 }
 
-/// Everything the service logs, kept in memory.
-#[derive(Clone, Default)]
-struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
+/// On PostgreSQL a send through one instance wakes the workers of another at
+/// once (LISTEN/NOTIFY), not at their next look at the queue.
+#[test]
+fn a_send_through_one_instance_wakes_the_workers_of_another() {
+    let db = TestDb::new(Backend::Postgres);
+    crate::db::runtime().block_on(async {
+        let sink = Sink::start().await;
+        let api_only = spawn(
+            &db,
+            &sink_env(&sink, &[("OMNICHANNEL_WORKER__ENABLED", "false")]),
+        )
+        .await;
+        let world = World::new_on(api_only, sink).await;
+        // Workers that would look at the queue by themselves once a minute only.
+        let rarely = [("OMNICHANNEL_WORKER__POLL_INTERVAL_MS", "60000")];
+        let _workers = spawn(&db, &sink_env(&world.sink, &rarely)).await;
+        tokio::time::sleep(StdDuration::from_millis(200)).await;
+        let id = world.send(&world.body("Wake up")).await;
+        // Well before the other instance's own minute is up.
+        wait_for(&world.app, &id, "sent by the other instance", is("sent")).await;
+        assert_eq!(world.sink.requests().len(), 1);
+    });
 }
 
 /// With nothing configured every channel is on the `log` provider: a send
 /// ends `sent` and the message is in the log.
 #[test]
 fn with_nothing_configured_a_send_is_written_to_the_log_and_sent() {
-    let captured = Captured::default();
-    let writer = captured.clone();
-    tracing_subscriber::fmt()
-        .with_env_filter("info")
-        .with_writer(move || writer.clone())
-        .try_init()
-        .expect("this test is the only one that installs a subscriber");
+    let captured = CapturedLog::install("info");
     let db = TestDb::new(Backend::Sqlite);
     crate::db::runtime().block_on(async {
         let app = TestApp::spawn(&db).await;
@@ -539,12 +501,12 @@ fn with_nothing_configured_a_send_is_written_to_the_log_and_sent() {
         let id = world.send(&world.body("Hello from the log provider")).await;
         let sent = wait_for(&world.app, &id, "sent", is("sent")).await;
         assert_eq!(sent["communication_source_id"], world.sms);
-        let log = String::from_utf8_lossy(&captured.0.lock().unwrap()).into_owned();
+        let log = captured.text();
         let line = log
             .lines()
             .find(|line| line.contains("Hello from the log provider"))
             .unwrap_or_else(|| panic!("the message is not in the log:\n{log}"));
         assert!(line.contains(&id), "{line}");
-        assert!(line.contains("+15557654321"), "{line}");
+        assert!(line.contains("+15551234567"), "{line}");
     });
 }

@@ -2,45 +2,15 @@
 
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
 use reqwest::Method;
 use serde_json::json;
 
-use crate::api::{ADMIN, ADMIN_PASSWORD, Auth, PUBLIC, TestApp};
+use crate::api::{ADMIN, ADMIN_PASSWORD, Auth, CapturedLog, PUBLIC, TestApp};
 use crate::db::{Backend, TestDb};
-
-/// Everything the service logs, kept in memory.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Captured {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
-    }
-}
 
 #[test]
 fn passwords_tokens_and_api_secrets_never_reach_the_log() {
-    let captured = Captured::default();
-    let writer = captured.clone();
-    tracing_subscriber::fmt()
-        .with_env_filter("trace")
-        .with_writer(move || writer.clone())
-        .try_init()
-        .expect("this test is the only one that installs a subscriber");
+    let captured = CapturedLog::install("trace");
     let db = TestDb::new(Backend::Sqlite);
     crate::db::runtime().block_on(async {
         let app = TestApp::spawn(&db).await;

@@ -355,10 +355,16 @@ impl Communications {
                 let event = booked_event(&next, now, Some("rescheduled"));
                 let mut written = None;
                 self.book(&next, Some(id), &mut |stored| {
-                    let stored = ensure_changeable(stored)?;
-                    let mut change = next.clone();
-                    // The fresh row under the lock wins over the first read.
-                    change.attempts = stored.communication.attempts;
+                    // The row as read under the lock, with the change applied.
+                    let change = Communication {
+                        communication_date: next.communication_date,
+                        status: next.status,
+                        status_reason: None,
+                        next_attempt_at: None,
+                        message: next.message.clone(),
+                        updated_at: now,
+                        ..ensure_changeable(stored)?.communication.clone()
+                    };
                     written = Some(change.clone());
                     Ok(ClientWrite::Update(change, vec![event.clone()]))
                 })?;
