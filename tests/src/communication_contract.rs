@@ -1008,6 +1008,125 @@ both_backends! {
         assert_eq!(last.claims[1].given_up, []);
     }
 
+    fn a_completion_writes_each_row_its_own_values(db: &TestDb) {
+        let store = db.store();
+        let w = world(&store, "a");
+        let email = new_source(&store, "email_a");
+        // Held by a claim of its own: its lease is not the batch's.
+        let elsewhere = waiting(&w, at(1));
+        let items: Vec<Communication> = (0..110).map(|i| waiting(&w, at(10 + i))).collect();
+        store_all(&store, &[&elsewhere]);
+        store_all(&store, &items.iter().collect::<Vec<_>>());
+        let other = claim(&store, at(150), at(180), 1, reserve_all(w.source.id, at(150)))
+            .expect("claimed");
+        assert_eq!(other.ids(), [elsewhere.id]);
+        let claimed = claim(&store, at(150), at(180), 500, reserve_all(w.source.id, at(150)))
+            .expect("claimed");
+        assert_eq!(claimed.ids(), items.iter().map(|c| c.id).collect::<Vec<_>>());
+        let lease = claimed.lease();
+        let (sent, rest) = items.split_at(50);
+        let (retried, abandoned) = rest.split_at(50);
+        let channel = |i: usize| if i.is_multiple_of(2) { w.source.id } else { email.id };
+        let provider_id = |i: usize| format!("p-{i}");
+        let sent_event = |c: &Communication| Event::new(c.id, at(152), EventKind::Sent).with_channel("sms");
+        let retry_event = |c: &Communication| Event::new(c.id, at(153), EventKind::AttemptFailed).with_detail("timeout");
+        let give_up_event = |c: &Communication| Event::new(c.id, at(154), EventKind::AttemptFailed).with_detail("refused");
+        let stale_event = |c: &Communication| Event::new(c.id, at(151), EventKind::AttemptFailed).with_detail("stale");
+
+        let mut outcomes = Vec::new();
+        // Stale: under a lease the row does not hold, or no longer holds.
+        outcomes.push(Outcome::Retry { id: sent[0].id, lease: Uuid::new_v4(), at: at(900), channel_attempts: 9, events: vec![stale_event(&sent[0])] });
+        outcomes.push(Outcome::Sent { id: elsewhere.id, lease, provider_message_id: Some("stale".to_owned()), events: vec![stale_event(&elsewhere)] });
+        for (i, c) in sent.iter().enumerate() {
+            outcomes.push(Outcome::Sent { id: c.id, lease, provider_message_id: Some(provider_id(i)), events: vec![sent_event(c)] });
+        }
+        for (i, c) in retried.iter().enumerate() {
+            outcomes.push(Outcome::Retry { id: c.id, lease, at: at(200 + i as i64), channel_attempts: 1 + i as u32 % 3, events: vec![retry_event(c)] });
+        }
+        for (i, c) in abandoned.iter().enumerate() {
+            outcomes.push(Outcome::GiveUpChannel { id: c.id, lease, channel: channel(i), at: at(300 + i as i64), events: vec![give_up_event(c)] });
+        }
+        // Another lease in the same batch.
+        outcomes.push(Outcome::GiveUpChannel { id: elsewhere.id, lease: other.lease(), channel: email.id, at: at(400), events: Vec::new() });
+
+        store.complete(&outcomes).expect("complete");
+
+        let history = |c: &Communication| store.events(c.id).expect("events");
+        let chosen = |c: &Communication| Event::new(c.id, at(150), EventKind::ChannelChosen).with_channel("sms");
+        for (i, c) in sent.iter().enumerate() {
+            assert_eq!(
+                get(&store, c.id),
+                Communication {
+                    status: CommunicationStatus::Sent,
+                    source_id: Some(w.source.id),
+                    sent_at: Some(at(150)),
+                    attempts: 1,
+                    provider_message_id: Some(provider_id(i)),
+                    updated_at: at(154),
+                    ..c.clone()
+                }
+            );
+            assert_eq!(history(c), [created(c), vec![chosen(c), sent_event(c)]].concat());
+        }
+        for (i, c) in retried.iter().enumerate() {
+            assert_eq!(
+                get(&store, c.id),
+                Communication {
+                    source_id: Some(w.source.id),
+                    status_reason: Some(StatusReason::Retrying),
+                    attempts: 1,
+                    next_attempt_at: Some(at(200 + i as i64)),
+                    updated_at: at(154),
+                    ..c.clone()
+                }
+            );
+            assert_eq!(history(c), [created(c), vec![chosen(c), retry_event(c)]].concat());
+        }
+        for (i, c) in abandoned.iter().enumerate() {
+            assert_eq!(
+                get(&store, c.id),
+                Communication {
+                    source_id: Some(w.source.id),
+                    attempts: 1,
+                    next_attempt_at: Some(at(300 + i as i64)),
+                    updated_at: at(154),
+                    ..c.clone()
+                }
+            );
+            assert_eq!(history(c), [created(c), vec![chosen(c), give_up_event(c)]].concat());
+        }
+        assert_eq!(
+            get(&store, elsewhere.id),
+            Communication {
+                source_id: Some(w.source.id),
+                attempts: 1,
+                next_attempt_at: Some(at(400)),
+                updated_at: at(154),
+                ..elsewhere.clone()
+            },
+            "written under its own lease, not as the stale sent outcome says"
+        );
+        assert_eq!(history(&elsewhere), [created(&elsewhere), vec![chosen(&elsewhere)]].concat());
+        assert_eq!(
+            text(db, "SELECT provider_message_id AS value FROM communications WHERE id = '{id}'", sent[7].id),
+            "p-7"
+        );
+
+        // Each waits for its own moment, with its own calls and channels.
+        assert_eq!(store.next_due().expect("next_due"), Some(at(200)));
+        let again = claim(&store, at(1_000), at(1_030), 500, no_steps).expect("claimed");
+        let mut expected: Vec<_> = retried.iter().chain(abandoned).map(|c| c.id).collect();
+        expected.push(elsewhere.id);
+        assert_eq!(again.ids(), expected);
+        for (i, c) in again.claims[..50].iter().enumerate() {
+            assert_eq!((c.channel_attempts, c.given_up.as_slice()), (1 + i as u32 % 3, &[][..]));
+        }
+        for (i, c) in again.claims[50..60].iter().enumerate() {
+            assert_eq!((c.channel_attempts, c.given_up.as_slice()), (0, &[channel(i)][..]));
+        }
+        assert_eq!(again.claims[60].given_up, [email.id]);
+    }
+
     fn an_expired_lease_is_taken_over(db: &TestDb) {
         let store = db.store();
         let w = world(&store, "a");

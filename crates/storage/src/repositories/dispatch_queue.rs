@@ -8,13 +8,13 @@
 use std::collections::{BTreeMap, HashSet};
 
 use chrono::{DateTime, NaiveDateTime, Utc};
-use diesel::dsl::case_when;
 use diesel::prelude::*;
 use diesel::sql_types::Text;
 use omnichannel_domain::ports::{Claim, DispatchQueue, Outcome, Planner, RepoError, Step};
 use omnichannel_domain::{CommunicationStatus, Event, StatusReason};
 use uuid::Uuid;
 
+use super::bound_sql::{BoundSql, Value};
 use super::client_lock::try_lock_clients;
 use super::communications::append_events;
 use super::policy_snapshot::load_snapshot;
@@ -195,169 +195,215 @@ impl StepWrites {
     }
 }
 
-/// One outcome of a group: the row it writes and the events it appends.
+/// The most rows one completion statement writes: its values stay far below
+/// the placeholders a statement may have (32766 on SQLite, 65535 on
+/// PostgreSQL).
+const ROWS_PER_STATEMENT: usize = 1000;
+
+/// The kinds of outcome, each written by its own statement.
+#[derive(Clone, Copy)]
+enum Kind {
+    Sent,
+    Retry,
+    GiveUpChannel,
+}
+
+impl Kind {
+    const ALL: [Self; 3] = [Self::Sent, Self::Retry, Self::GiveUpChannel];
+
+    /// Appends the `SET` list of the kind's statement, in which `v.column2`,
+    /// `v.column3` are the values each row carries after its id.
+    fn set(self, sql: &mut BoundSql) {
+        match self {
+            // Values: the provider's message id.
+            Self::Sent => sql
+                .sql("status = ")
+                .value(Value::Text(Some(
+                    CommunicationStatus::Sent.as_str().to_owned(),
+                )))
+                .sql(
+                    ", status_reason = NULL, sent_at = communications.counted_at, \
+                     provider_message_id = v.column2, attempts = communications.attempts + 1, \
+                     next_attempt_at = NULL, due_at = NULL",
+                ),
+            // Values: the next attempt, the calls on the channel.
+            Self::Retry => sql
+                .sql("status_reason = ")
+                .value(Value::Text(Some(RETRYING.to_owned())))
+                .sql(
+                    ", attempts = communications.attempts + 1, channel_attempts = v.column3, \
+                     next_attempt_at = v.column2, due_at = v.column2, counted_at = NULL",
+                ),
+            // Values: the channel given up on, the next attempt.
+            Self::GiveUpChannel => sql.sql(
+                "status_reason = NULL, attempts = communications.attempts + 1, \
+                 given_up = CASE WHEN communications.given_up = '' THEN v.column2 \
+                 ELSE communications.given_up || ' ' || v.column2 END, \
+                 channel_attempts = 0, next_attempt_at = v.column3, due_at = v.column3, \
+                 counted_at = NULL",
+            ),
+        };
+        sql.sql(", lease_id = NULL, lease_until = NULL");
+    }
+}
+
+/// One outcome: the row it writes, the values of that row, and the events
+/// it appends if the row is written.
 struct Completion<'a> {
     id: String,
+    values: Vec<Value>,
     events: &'a [Event],
 }
 
-/// The outcomes of one completion, grouped by lease and by the values they
-/// write.
+/// The outcomes of one kind under one lease, one per communication.
+#[derive(Default)]
+struct Completions<'a> {
+    ids: HashSet<String>,
+    rows: Vec<Completion<'a>>,
+}
+
+impl<'a> Completions<'a> {
+    /// Adds `completion` unless an earlier outcome of the kind is about the
+    /// same communication: that one is written, and releases the lease this
+    /// one would need.
+    fn push(&mut self, completion: Completion<'a>) {
+        if self.ids.insert(completion.id.clone()) {
+            self.rows.push(completion);
+        }
+    }
+}
+
+/// The outcomes of one completion, by lease and by kind: whatever their
+/// values, the outcomes of one kind under one lease are one statement (one
+/// per [`ROWS_PER_STATEMENT`] rows).
 #[derive(Default)]
 struct OutcomeWrites<'a> {
-    /// By lease and provider message id.
-    sent: BTreeMap<(String, Option<String>), Vec<Completion<'a>>>,
-    /// By lease, next attempt and calls on the channel.
-    retry: BTreeMap<(String, NaiveDateTime, i32), Vec<Completion<'a>>>,
-    /// By lease, channel and next attempt.
-    give_up: BTreeMap<(String, String, NaiveDateTime), Vec<Completion<'a>>>,
+    /// By lease, then in the order of [`Kind::ALL`].
+    leases: BTreeMap<String, [Completions<'a>; 3]>,
     /// When the rows are written, as far as the store knows: the latest
     /// moment of the completion's events; `None` leaves `updated_at` as it is.
     updated_at: Option<NaiveDateTime>,
+}
+
+/// A row an `UPDATE … RETURNING` wrote.
+#[derive(QueryableByName)]
+struct Written {
+    #[diesel(sql_type = Text)]
+    id: String,
 }
 
 impl<'a> OutcomeWrites<'a> {
     fn group(outcomes: &'a [Outcome]) -> Result<Self, RepoError> {
         let mut writes = Self::default();
         for outcome in outcomes {
-            let (Outcome::Sent { events, .. }
-            | Outcome::Retry { events, .. }
-            | Outcome::GiveUpChannel { events, .. }) = outcome;
-            let latest = events.iter().map(|event| db_time(event.at)).max();
-            writes.updated_at = writes.updated_at.max(latest);
-            match outcome {
+            let (kind, id, lease, values, events) = match outcome {
                 Outcome::Sent {
                     id,
                     lease,
                     provider_message_id,
                     events,
-                } => writes
-                    .sent
-                    .entry((db_id(*lease), provider_message_id.clone()))
-                    .or_default()
-                    .push(Completion {
-                        id: db_id(*id),
-                        events,
-                    }),
+                } => (
+                    Kind::Sent,
+                    id,
+                    lease,
+                    vec![Value::Text(provider_message_id.clone())],
+                    events,
+                ),
                 Outcome::Retry {
                     id,
                     lease,
                     at,
                     channel_attempts,
                     events,
-                } => writes
-                    .retry
-                    .entry((db_id(*lease), db_time(*at), db_count(*channel_attempts)?))
-                    .or_default()
-                    .push(Completion {
-                        id: db_id(*id),
-                        events,
-                    }),
+                } => (
+                    Kind::Retry,
+                    id,
+                    lease,
+                    vec![
+                        Value::Time(db_time(*at)),
+                        Value::Int(db_count(*channel_attempts)?),
+                    ],
+                    events,
+                ),
                 Outcome::GiveUpChannel {
                     id,
                     lease,
                     channel,
                     at,
                     events,
-                } => writes
-                    .give_up
-                    .entry((db_id(*lease), db_id(*channel), db_time(*at)))
-                    .or_default()
-                    .push(Completion {
-                        id: db_id(*id),
-                        events,
-                    }),
-            }
+                } => (
+                    Kind::GiveUpChannel,
+                    id,
+                    lease,
+                    vec![
+                        Value::Text(Some(db_id(*channel))),
+                        Value::Time(db_time(*at)),
+                    ],
+                    events,
+                ),
+            };
+            let latest = events.iter().map(|event| db_time(event.at)).max();
+            writes.updated_at = writes.updated_at.max(latest);
+            writes.leases.entry(db_id(*lease)).or_default()[kind as usize].push(Completion {
+                id: db_id(*id),
+                values,
+                events,
+            });
         }
         Ok(writes)
     }
 
-    /// One `UPDATE … RETURNING id` per group, each only where the lease still
-    /// holds, and one `INSERT` of the events of the outcomes written.
+    /// Per lease and kind, one `UPDATE … FROM (VALUES …) RETURNING id` that
+    /// writes only where the lease still holds; then one `INSERT` of the
+    /// events of the outcomes written.
     fn write(self, conn: &mut DbConnection) -> QueryResult<()> {
-        use communications::dsl as c;
-        let updated_at = self.updated_at.map(|at| c::updated_at.eq(at));
         let mut events = Vec::new();
-        let mut keep = |written: Vec<String>, group: Vec<Completion<'a>>| {
-            let written: HashSet<String> = written.into_iter().collect();
-            for completion in group {
-                if written.contains(&completion.id) {
-                    events.extend_from_slice(completion.events);
+        for (lease, kinds) in &self.leases {
+            for (kind, completions) in Kind::ALL.into_iter().zip(kinds) {
+                for rows in completions.rows.chunks(ROWS_PER_STATEMENT) {
+                    let written = update(conn, kind, rows, lease, self.updated_at)?;
+                    for row in rows {
+                        if written.contains(&row.id) {
+                            events.extend_from_slice(row.events);
+                        }
+                    }
                 }
             }
-        };
-        for ((lease, provider_message_id), group) in self.sent {
-            let ids: Vec<&str> = group.iter().map(|g| g.id.as_str()).collect();
-            let written = diesel::update(
-                c::communications
-                    .filter(c::id.eq_any(ids))
-                    .filter(c::lease_id.eq(lease)),
-            )
-            .set((
-                c::status.eq(CommunicationStatus::Sent.as_str()),
-                c::status_reason.eq(None::<String>),
-                c::sent_at.eq(c::counted_at),
-                c::provider_message_id.eq(provider_message_id),
-                c::attempts.eq(c::attempts + 1),
-                c::next_attempt_at.eq(None::<NaiveDateTime>),
-                c::due_at.eq(None::<NaiveDateTime>),
-                c::lease_id.eq(None::<String>),
-                c::lease_until.eq(None::<NaiveDateTime>),
-                updated_at,
-            ))
-            .returning(c::id)
-            .load::<String>(conn)?;
-            keep(written, group);
-        }
-        for ((lease, at, channel_attempts), group) in self.retry {
-            let ids: Vec<&str> = group.iter().map(|g| g.id.as_str()).collect();
-            let written = diesel::update(
-                c::communications
-                    .filter(c::id.eq_any(ids))
-                    .filter(c::lease_id.eq(lease)),
-            )
-            .set((
-                c::status_reason.eq(Some(RETRYING)),
-                c::attempts.eq(c::attempts + 1),
-                c::channel_attempts.eq(channel_attempts),
-                c::next_attempt_at.eq(Some(at)),
-                c::due_at.eq(Some(at)),
-                c::counted_at.eq(None::<NaiveDateTime>),
-                c::lease_id.eq(None::<String>),
-                c::lease_until.eq(None::<NaiveDateTime>),
-                updated_at,
-            ))
-            .returning(c::id)
-            .load::<String>(conn)?;
-            keep(written, group);
-        }
-        for ((lease, channel, at), group) in self.give_up {
-            let ids: Vec<&str> = group.iter().map(|g| g.id.as_str()).collect();
-            let given_up = case_when::<_, _, Text>(c::given_up.eq(""), channel.clone())
-                .otherwise(c::given_up.concat(format!(" {channel}")));
-            let written = diesel::update(
-                c::communications
-                    .filter(c::id.eq_any(ids))
-                    .filter(c::lease_id.eq(lease)),
-            )
-            .set((
-                c::status_reason.eq(None::<String>),
-                c::attempts.eq(c::attempts + 1),
-                c::given_up.eq(given_up),
-                c::channel_attempts.eq(0),
-                c::next_attempt_at.eq(Some(at)),
-                c::due_at.eq(Some(at)),
-                c::counted_at.eq(None::<NaiveDateTime>),
-                c::lease_id.eq(None::<String>),
-                c::lease_until.eq(None::<NaiveDateTime>),
-                updated_at,
-            ))
-            .returning(c::id)
-            .load::<String>(conn)?;
-            keep(written, group);
         }
         append_events(conn, &events)
     }
+}
+
+/// Writes `rows`, outcomes of `kind`, where `lease` still holds them, in one
+/// statement; answers the ids written.
+fn update(
+    conn: &mut DbConnection,
+    kind: Kind,
+    rows: &[Completion<'_>],
+    lease: &str,
+    updated_at: Option<NaiveDateTime>,
+) -> QueryResult<HashSet<String>> {
+    let mut sql = BoundSql::new(conn);
+    sql.sql("UPDATE communications SET ");
+    kind.set(&mut sql);
+    if let Some(at) = updated_at {
+        sql.sql(", updated_at = ").value(Value::Time(at));
+    }
+    sql.sql(" FROM (VALUES ");
+    for (i, row) in rows.iter().enumerate() {
+        sql.sql(if i == 0 { "(" } else { ", (" })
+            .value(Value::Text(Some(row.id.clone())));
+        for value in &row.values {
+            sql.sql(", ").value(value.clone());
+        }
+        sql.sql(")");
+    }
+    sql.sql(") AS v WHERE communications.id = v.column1 AND communications.lease_id = ")
+        .value(Value::Text(Some(lease.to_owned())))
+        // Named, so that both backends call the column `id`.
+        .sql(" RETURNING communications.id AS id");
+    let written: Vec<Written> = sql.load(conn)?;
+    Ok(written.into_iter().map(|row| row.id).collect())
 }
 
 impl DispatchQueue for Store {

@@ -3,6 +3,7 @@
 mod admins;
 mod api_keys;
 mod availability;
+mod bound_sql;
 mod client_lock;
 mod communication_sources;
 mod communication_types;
