@@ -6,7 +6,7 @@ export CARGO_TARGET_DIR
 OMNICHANNEL_TEST_POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 export OMNICHANNEL_TEST_POSTGRES_URL
 
-.PHONY: run build test fmt-check lint layering e2e fmt fuzz
+.PHONY: run build test fmt-check lint layering e2e fmt fuzz bench-dispatch
 
 run:
 	cargo run --release --bin omnichannel -- serve
@@ -46,3 +46,14 @@ fmt:
 # and every answer as documented. Not part of `make test`.
 fuzz:
 	scripts/api-fuzz.sh
+
+# Accept 10 000 sends through the API, then time their dispatch through the
+# `http` provider to a local sink, on SQLite and on PostgreSQL, beside the rate
+# of posting the same messages to the sink directly. Not part of `make test`;
+# results in docs/performance.md.
+BENCH_CONCURRENCY ?= 64
+bench-dispatch:
+	cargo build --release -p omnichannel-bench
+	$(CARGO_TARGET_DIR)/release/omnichannel-bench --backend sqlite --concurrency $(BENCH_CONCURRENCY)
+	$(CARGO_TARGET_DIR)/release/omnichannel-bench --backend postgres --concurrency $(BENCH_CONCURRENCY) \
+		--postgres $(OMNICHANNEL_TEST_POSTGRES_URL)

@@ -286,15 +286,19 @@ impl Dispatcher {
     /// claims no more, lets the calls in flight end and records them.
     pub async fn run(self: Arc<Self>, mut stop: watch::Receiver<bool>) {
         let concurrency = self.settings.concurrency.max(1);
+        let low_water = concurrency.div_ceil(2);
+        let low_water_permits = u32::try_from(low_water).unwrap_or(u32::MAX);
         let slots = Arc::new(Semaphore::new(concurrency));
         let (done, outcomes) = mpsc::unbounded_channel();
         let recorder = tokio::spawn(self.clone().record(outcomes));
         tracing::info!(concurrency, "dispatch started");
         while !*stop.borrow() {
+            // Claim in batches: while calls are in flight, wait until half
+            // the slots are free rather than claiming a few rows at a time.
             let free = slots.available_permits();
-            if free == 0 {
+            if free < low_water {
                 tokio::select! {
-                    permit = slots.acquire() => drop(permit),
+                    permits = slots.acquire_many(low_water_permits) => drop(permits),
                     _ = stop.changed() => {}
                 }
                 continue;
