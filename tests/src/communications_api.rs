@@ -409,6 +409,20 @@ both_backends! {
         assert_eq!(total, 2);
     }
 
+    async fn a_booking_no_channel_could_send_is_refused_without_a_next_moment(db: &TestDb) {
+        let world = World::new(db).await;
+        let patched = world
+            .app
+            .patch(&format!("{ADMIN}/users/{}", world.user), &json!({"phone": null}))
+            .await;
+        assert_eq!(patched.status, 200, "{patched:?}");
+        let refused = world.post(&world.booking(from_now(Duration::hours(1)))).await;
+        refused.assert_problem(409);
+        assert_eq!(refused.body["reason"], "no_channel", "{refused:?}");
+        assert_eq!(refused.body["next_available_at"], Value::Null, "{refused:?}");
+        assert_eq!(world.list("").await.body["total"], 0);
+    }
+
     async fn a_booking_while_the_client_is_blocked_is_refused_until_the_block_ends(db: &TestDb) {
         let world = World::new(db).await;
         let blocked_to = from_now(Duration::hours(3));

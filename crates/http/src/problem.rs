@@ -270,6 +270,18 @@ fn refused(refusal: Refusal) -> ApiError {
         StatusReason::RateLimited => {
             "The booking is refused: the department's rules allow no more communications to this client at that moment.".to_owned()
         }
+        StatusReason::UserBlocked => {
+            "The booking is refused: the client is blocked then, with no end within the horizon.".to_owned()
+        }
+        StatusReason::NoChannel => {
+            "The booking is refused: no channel could send it, for want of a usable favourite channel for the type or of the client's address.".to_owned()
+        }
+        StatusReason::TypeBlocked => {
+            "The booking is refused: the communication type is blocked.".to_owned()
+        }
+        StatusReason::ChannelBlocked => {
+            "The booking is refused: the channel asked for is blocked.".to_owned()
+        }
         other => format!("The booking is refused: {}.", other.as_str()),
     };
     // Written as every moment of a body is.
