@@ -662,3 +662,147 @@ both_backends! {
         assert_eq!(world.detail(&id_of(&reply.body)).await["status"], "not_sent");
     }
 }
+
+// ---- seeing ahead: preview and next slot ------------------------------------
+
+impl World {
+    async fn preview(&self, body: &Value) -> Reply {
+        self.app
+            .post(&format!("{ADMIN}/communications/preview"), body)
+            .await
+    }
+
+    async fn next_slot(&self, query: &str) -> Reply {
+        self.app
+            .get(&format!("{ADMIN}/users/{}/next-slot?{query}", self.user))
+            .await
+    }
+
+    async fn block(&self, until: Option<DateTime<Utc>>) {
+        let reply = self
+            .app
+            .put(
+                &format!("{ADMIN}/users/{}/availability", self.user),
+                &json!({"status": "blocked", "blocked_to": until.map(text)}),
+            )
+            .await;
+        assert_eq!(reply.status, 200, "{reply:?}");
+    }
+}
+
+both_backends! {
+    async fn a_preview_answers_the_decision_and_stores_nothing(db: &TestDb) {
+        let world = World::new(db).await;
+        let send = world.preview(&world.body("Hello")).await;
+        assert_eq!(send.status, 200, "{send:?}");
+        assert_eq!(
+            send.body,
+            json!({
+                "action": "send",
+                "channel": {"id": world.sms, "code": "sms"},
+                "to": "+15551234567",
+                "not_before": null,
+                "reason": null,
+            })
+        );
+
+        // A booking in an hour holds the daily slot: a send now would wait a day after it.
+        world.rule(1, "day", 1).await;
+        let booked = from_now(Duration::hours(1));
+        world.book(booked).await;
+        let defer = world.preview(&world.body("Hello")).await;
+        assert_eq!(defer.body["action"], "defer", "{defer:?}");
+        assert_eq!(defer.body["reason"], "rate_limited");
+        assert_eq!(moment(&defer.body["not_before"]), booked + Duration::days(1));
+        assert_eq!(defer.body["channel"], Value::Null);
+        // A booking is previewed at its moment.
+        let later = world.preview(&world.booking(booked + Duration::days(1))).await;
+        assert_eq!(later.body["action"], "send", "{later:?}");
+
+        world.block(None).await;
+        let fail = world.preview(&world.body("Hello")).await;
+        assert_eq!(fail.body["action"], "fail", "{fail:?}");
+        assert_eq!(fail.body["reason"], "user_blocked");
+
+        // Nothing but the one booking was stored.
+        assert_eq!(world.list("").await.body["total"], 1);
+        let mut unknown = world.body("Hello");
+        unknown["department_id"] = json!(uuid::Uuid::new_v4());
+        let refused = world.preview(&unknown).await;
+        refused.assert_problem(422);
+        assert_eq!(refused.error_fields(), ["department_id"]);
+    }
+
+    async fn a_preview_without_a_usable_channel_fails_and_works_on_the_public_api(db: &TestDb) {
+        let world = World::new(db).await;
+        let patched = world
+            .app
+            .patch(&format!("{ADMIN}/users/{}", world.user), &json!({"phone": null}))
+            .await;
+        assert_eq!(patched.status, 200);
+        let key = world.app.api_key().await;
+        let reply = world
+            .app
+            .send_as(key, Method::POST, &format!("{PUBLIC}/communications/preview"), Some(&world.body("Hi")))
+            .await;
+        assert_eq!(reply.status, 200, "{reply:?}");
+        assert_eq!(reply.body["action"], "fail");
+        assert_eq!(reply.body["reason"], "no_channel");
+    }
+
+    async fn the_next_slot_passes_blocks_rules_and_bookings(db: &TestDb) {
+        let world = World::new(db).await;
+        let dept = format!("department_id={}", world.department);
+        // No rule, no block: free at once, or at `after`.
+        let before = Utc::now().trunc_subsecs(6);
+        let now = world.next_slot(&dept).await;
+        assert_eq!(now.status, 200, "{now:?}");
+        assert!(moment(&now.body["available_at"]) >= before);
+        assert!(now.body.get("reason").is_none());
+        let after = from_now(Duration::hours(5));
+        let later = world.next_slot(&format!("{dept}&after={}", text(after))).await;
+        assert_eq!(moment(&later.body["available_at"]), after);
+
+        // A booking in an hour under a daily rule: the next slot is a day after it.
+        world.rule(1, "day", 1).await;
+        let booked = from_now(Duration::hours(1));
+        world.book(booked).await;
+        let slot = world.next_slot(&dept).await;
+        assert_eq!(moment(&slot.body["available_at"]), booked + Duration::days(1));
+
+        // Blocked until the day after that: the block's end.
+        let until = booked + Duration::days(2);
+        world.block(Some(until)).await;
+        assert_eq!(moment(&world.next_slot(&dept).await.body["available_at"]), until);
+        // Blocked for good: none, and why.
+        world.block(None).await;
+        let none = world.next_slot(&dept).await;
+        assert_eq!(none.body, json!({"available_at": null, "reason": "user_blocked"}));
+
+        world.app.get(&format!("{ADMIN}/users/{}/next-slot?{dept}", uuid::Uuid::new_v4())).await.assert_problem(404);
+        let unknown = world.next_slot(&format!("department_id={}", uuid::Uuid::new_v4())).await;
+        unknown.assert_problem(422);
+        assert_eq!(unknown.error_fields(), ["department_id"]);
+        world.next_slot("").await.assert_problem(422);
+        world.next_slot(&format!("{dept}&after=tomorrow")).await.assert_problem(422);
+    }
+
+    async fn the_next_slot_beyond_the_horizon_is_none_for_the_rules(db: &TestDb) {
+        let world = World::new(db).await;
+        world.rule(1, "day", 30).await;
+        world.book(from_now(Duration::hours(1))).await;
+        let none = world.next_slot(&format!("department_id={}", world.department)).await;
+        assert_eq!(none.body, json!({"available_at": null, "reason": "rate_limited"}));
+        let key = world.app.api_key().await;
+        let public = world
+            .app
+            .send_as(
+                key,
+                Method::GET,
+                &format!("{PUBLIC}/users/{}/next-slot?department_id={}", world.user, world.department),
+                None,
+            )
+            .await;
+        assert_eq!(public.body, none.body);
+    }
+}

@@ -370,6 +370,36 @@ both_backends! {
         assert_eq!(kinds(&failed).last().map(String::as_str), Some("failed"));
     }
 
+    async fn preview_and_dispatch_agree_on_the_same_state(db: &TestDb) {
+        let world = World::new(db).await;
+        let patched = world
+            .app
+            .patch(&format!("{ADMIN}/users/{}", world.user), &json!({"phone": null}))
+            .await;
+        assert_eq!(patched.status, 200);
+        let body = world.body("Agreed");
+        let preview = world.app.post(&format!("{ADMIN}/communications/preview"), &body).await;
+        assert_eq!(preview.body["action"], "send", "{preview:?}");
+        assert_eq!(preview.body["channel"]["id"], world.email);
+        let id = world.send(&body).await;
+        let sent = world.wait_for(&id, "sent", is("sent")).await;
+        assert_eq!(sent["communication_source_id"], preview.body["channel"]["id"]);
+        let call = &world.sink.wait_for_at("/email", 1, PATIENCE).await[0];
+        assert_eq!(call.body["to"], preview.body["to"]);
+
+        // Now the department's rule is full for a minute: both say wait until it ends.
+        world.rule(1, "minute").await;
+        let preview = world.app.post(&format!("{ADMIN}/communications/preview"), &body).await;
+        assert_eq!(preview.body["action"], "defer", "{preview:?}");
+        assert_eq!(preview.body["reason"], "rate_limited");
+        assert_eq!(time(&preview.body["not_before"]), time(&sent["sent_at"]) + Duration::minutes(1));
+        let id = world.send(&body).await;
+        let deferred = world
+            .wait_for(&id, "deferred", |c| c["status_reason"] == "rate_limited")
+            .await;
+        assert_eq!(time(&deferred["next_attempt_at"]), time(&preview.body["not_before"]));
+    }
+
     async fn spent_retries_fall_back_to_the_next_channel(db: &TestDb) {
         let world = World::with(db, &[("OMNICHANNEL_WORKER__MAX_ATTEMPTS", "2")]).await;
         world.sink.respond_with_at("/sms", vec![500, 429]);

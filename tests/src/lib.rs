@@ -14,6 +14,8 @@ mod api;
 #[cfg(test)]
 mod auth_repository_contract;
 #[cfg(test)]
+mod bulk;
+#[cfg(test)]
 mod cli;
 #[cfg(test)]
 mod communication_contract;
@@ -25,6 +27,8 @@ mod conventions;
 mod db;
 #[cfg(test)]
 mod dispatch;
+#[cfg(test)]
+mod idempotency;
 #[cfg(test)]
 mod public_api;
 #[cfg(test)]

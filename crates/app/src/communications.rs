@@ -7,7 +7,7 @@ use omnichannel_domain::decision::{Decision, Situation, decide, next_slot};
 use omnichannel_domain::ports::{
     ClientWrite, Clock, CommunicationFilter, CommunicationRepository,
     CommunicationSourceRepository, CommunicationTypeRepository, DepartmentRepository, Page, Paged,
-    RepoError, Stored, UserRepository,
+    PolicyRepository, RepoError, Stored, UserRepository,
 };
 use omnichannel_domain::{
     BatchId, Communication, CommunicationId, CommunicationStatus, DepartmentId, Event, EventKind,
@@ -20,7 +20,7 @@ use crate::error::{GetError, ListError, unexpected};
 use crate::policy::PolicyView;
 
 /// A date more than this ahead of now books; anything earlier sends now.
-const BOOKING_THRESHOLD: Duration = Duration::seconds(1);
+pub(crate) const BOOKING_THRESHOLD: Duration = Duration::seconds(1);
 /// The longest `detail` of a status update.
 const MAX_DETAIL_CHARS: usize = 1_000;
 
@@ -66,6 +66,32 @@ pub struct Refusal {
     pub next_available_at: Option<DateTime<Utc>>,
 }
 
+/// What dispatch would do with a communication, decided on the state of now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Preview {
+    /// Send on the channel (its id and code) to the address.
+    Send {
+        channel: SourceId,
+        channel_code: String,
+        to: Option<String>,
+    },
+    /// Wait until `not_before`, for `reason`.
+    Defer {
+        not_before: DateTime<Utc>,
+        reason: StatusReason,
+    },
+    /// Give up, for `reason`.
+    Fail { reason: StatusReason },
+}
+
+/// The earliest moment a client can be contacted, or why there is none
+/// within the horizon.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NextSlot {
+    At(DateTime<Utc>),
+    None(StatusReason),
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum SendError {
     #[error("invalid input: {0}")]
@@ -107,6 +133,7 @@ impl From<RepoError> for ChangeError {
 /// The ports the commands use.
 pub struct CommunicationPorts {
     pub communications: Arc<dyn CommunicationRepository>,
+    pub policies: Arc<dyn PolicyRepository>,
     pub users: Arc<dyn UserRepository>,
     pub departments: Arc<dyn DepartmentRepository>,
     pub types: Arc<dyn CommunicationTypeRepository>,
@@ -166,6 +193,78 @@ impl Communications {
             other => SendError::Unexpected(anyhow::Error::new(other)),
         })?;
         Ok(communication)
+    }
+
+    /// The decision dispatch would take for this send — at its booked moment
+    /// for a booking — on the state of now, counting it. Stores nothing.
+    pub fn preview(&self, input: NewCommunication) -> Result<Preview, SendError> {
+        let communication = self.parse(input)?;
+        let now = self.ports.clock.now();
+        let snapshot = self.ports.policies.policy_snapshot(
+            communication.user_id,
+            communication.department_id,
+            now,
+        )?;
+        let view = PolicyView::new(&snapshot, &self.channels);
+        let counted = view.counted(communication.user_id, communication.department_id);
+        let situation = view
+            .situation(&communication, counted, &[])
+            .ok_or_else(|| {
+                SendError::Invalid(ValidationErrors::single("user_id", "no client has this id"))
+            })?;
+        Ok(
+            match decide(&situation, communication.communication_date, self.horizon) {
+                Decision::Send { channel, to, .. } => Preview::Send {
+                    channel,
+                    channel_code: view
+                        .source(channel)
+                        .map(|s| s.code.as_str().to_owned())
+                        .unwrap_or_default(),
+                    to,
+                },
+                Decision::Defer { until, reason } => Preview::Defer {
+                    not_before: until,
+                    reason,
+                },
+                Decision::Fail { reason } => Preview::Fail { reason },
+            },
+        )
+    }
+
+    /// The earliest moment at or after `after` (default now), within the
+    /// horizon, when the client is available and every rule of the
+    /// department allows one more, counting sent, in-flight and booked
+    /// communications.
+    pub fn next_slot(
+        &self,
+        user_id: UserId,
+        department_id: DepartmentId,
+        after: Option<DateTime<Utc>>,
+    ) -> Result<NextSlot, ChangeError> {
+        if self.ports.users.get(user_id)?.is_none() {
+            return Err(ChangeError::NotFound);
+        }
+        if self.ports.departments.get(department_id)?.is_none() {
+            return Err(ChangeError::Invalid(ValidationErrors::single(
+                "department_id",
+                "no department has this id",
+            )));
+        }
+        let now = self.ports.clock.now();
+        let from = after.map_or(now, |after| after.max(now));
+        let snapshot = self
+            .ports
+            .policies
+            .policy_snapshot(user_id, department_id, now)?;
+        let view = PolicyView::new(&snapshot, &self.channels);
+        let counted = view.counted(user_id, department_id);
+        let situation = view
+            .client_situation(user_id, department_id, None, None, counted, &[])
+            .ok_or(ChangeError::NotFound)?;
+        Ok(match next_slot(&situation, from, self.horizon) {
+            Ok(at) => NextSlot::At(at),
+            Err(reason) => NextSlot::None(reason),
+        })
     }
 
     /// Validates a new communication, naming every invalid field; references
@@ -245,10 +344,7 @@ impl Communications {
             self.ports.clock.now(),
             &mut |snapshot, stored| {
                 let view = PolicyView::new(snapshot, &self.channels);
-                let counted = view
-                    .client(booking.user_id, booking.department_id)
-                    .map(|client| client.counted.as_slice())
-                    .unwrap_or_default();
+                let counted = view.counted(booking.user_id, booking.department_id);
                 let Some(situation) = view.situation(booking, counted, &[]) else {
                     outcome = Err(ChangeError::NotFound);
                     return None;
@@ -277,18 +373,7 @@ impl Communications {
         reason: StatusReason,
         at: DateTime<Utc>,
     ) -> Refusal {
-        // Only a wait has an end to announce; a channel missing or blocked
-        // at that moment is not a matter of time.
-        let waits = matches!(
-            reason,
-            StatusReason::UserUnavailable | StatusReason::RateLimited
-        );
-        Refusal {
-            reason,
-            next_available_at: next_slot(situation, at, self.horizon)
-                .ok()
-                .filter(|_| waits),
-        }
+        Refusal::of(situation, reason, at, self.horizon)
     }
 
     pub fn get(&self, id: CommunicationId) -> Result<(Communication, Vec<Event>), GetError> {
@@ -541,11 +626,37 @@ fn ensure_changeable(stored: Option<&Stored>) -> Result<&Stored, ChangeError> {
     Ok(stored)
 }
 
-fn booked_event(communication: &Communication, at: DateTime<Utc>, detail: Option<&str>) -> Event {
+pub(crate) fn booked_event(
+    communication: &Communication,
+    at: DateTime<Utc>,
+    detail: Option<&str>,
+) -> Event {
     let mut event = Event::new(communication.id, at, EventKind::Booked);
     event.until = Some(communication.communication_date);
     if let Some(detail) = detail {
         event = event.with_detail(detail);
     }
     event
+}
+
+impl Refusal {
+    /// The refusal of a booking at `at` for `reason`, with the client's next
+    /// free moment within `horizon` when the reason is a wait.
+    pub(crate) fn of(
+        situation: &Situation<'_>,
+        reason: StatusReason,
+        at: DateTime<Utc>,
+        horizon: Duration,
+    ) -> Self {
+        // Only a wait has an end to announce; a channel missing or blocked
+        // at that moment is not a matter of time.
+        let waits = matches!(
+            reason,
+            StatusReason::UserUnavailable | StatusReason::RateLimited
+        );
+        Self {
+            reason,
+            next_available_at: next_slot(situation, at, horizon).ok().filter(|_| waits),
+        }
+    }
 }

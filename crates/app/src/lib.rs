@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod availability;
+pub mod bulk;
 pub mod channels;
 pub mod clock;
 pub mod communications;
@@ -11,6 +12,7 @@ pub mod dictionary;
 pub mod dispatch;
 pub mod error;
 pub mod favorites;
+pub mod idempotency;
 pub mod page;
 mod policy;
 pub mod rules;

@@ -57,22 +57,51 @@ impl<'a> PolicyView<'a> {
         counted: &'s [Counted],
         given_up: &'s [SourceId],
     ) -> Option<Situation<'s>> {
-        let client = self.client(communication.user_id, communication.department_id)?;
-        let department = self
+        self.client_situation(
+            communication.user_id,
+            communication.department_id,
+            Some(communication.type_id),
+            communication.requested_source_id,
+            counted,
+            given_up,
+        )
+    }
+
+    /// The situation of the client in the department, for a communication of
+    /// `type_id` (`None`: every rule applies) on `requested` or the
+    /// favourites; `None` when the client is not in the snapshot.
+    pub(crate) fn client_situation<'s>(
+        &'s self,
+        user: UserId,
+        department: DepartmentId,
+        type_id: Option<TypeId>,
+        requested: Option<SourceId>,
+        counted: &'s [Counted],
+        given_up: &'s [SourceId],
+    ) -> Option<Situation<'s>> {
+        let client = self.client(user, department)?;
+        let policy = self
             .snapshot
             .departments
-            .get(&communication.department_id)
+            .get(&department)
             .unwrap_or(&self.no_policy);
         Some(Situation {
-            communication_type: self.communication_type(communication.type_id),
+            communication_type: type_id.and_then(|id| self.communication_type(id)),
             user: &client.user,
             availability: &client.availability,
-            rules: &department.rules,
+            rules: &policy.rules,
             counted,
-            requested: communication.requested_source_id,
-            favorites: &department.favorites,
+            requested,
+            favorites: &policy.favorites,
             channels: &self.channels,
             given_up,
         })
+    }
+
+    /// The counted moments of the client in the department.
+    pub(crate) fn counted(&self, user: UserId, department: DepartmentId) -> &'a [Counted] {
+        self.client(user, department)
+            .map(|client| client.counted.as_slice())
+            .unwrap_or_default()
     }
 }

@@ -5,10 +5,11 @@ use std::sync::Arc;
 use chrono::Duration;
 use omnichannel_domain::auth::LoginThrottle;
 use omnichannel_domain::ports::{
-    AdminRepository, ApiKeyRepository, AvailabilityRepository, Clock, CommunicationRepository,
-    CommunicationSourceRepository, CommunicationTypeRepository, DepartmentRepository,
-    DispatchQueue, FavoriteSourceRepository, HealthCheck, LoginAttemptRepository,
-    RefreshTokenRepository, RuleRepository, SettingRepository, UserRepository,
+    AdminRepository, ApiKeyRepository, AvailabilityRepository, BulkRepository, Clock,
+    CommunicationRepository, CommunicationSourceRepository, CommunicationTypeRepository,
+    DepartmentRepository, DispatchQueue, FavoriteSourceRepository, HealthCheck,
+    LoginAttemptRepository, PolicyRepository, RefreshTokenRepository, RuleRepository,
+    SettingRepository, UserRepository,
 };
 
 use crate::auth::api_keys::ApiKeys;
@@ -17,6 +18,7 @@ use crate::auth::operators::Operators;
 use crate::auth::sessions::{SessionParts, Sessions};
 use crate::auth::tokens::AccessTokens;
 use crate::availability::Availabilities;
+use crate::bulk::{Bulk, BulkPorts};
 use crate::channels::Channels;
 use crate::communications::{CommunicationPorts, Communications};
 use crate::departments::Departments;
@@ -42,6 +44,9 @@ pub trait Storage:
     + SettingRepository
     + CommunicationRepository
     + DispatchQueue
+    + PolicyRepository
+    + BulkRepository
+    + omnichannel_domain::ports::IdempotencyRepository
     + HealthCheck
     + 'static
 {
@@ -62,6 +67,9 @@ impl<T> Storage for T where
         + SettingRepository
         + CommunicationRepository
         + DispatchQueue
+        + PolicyRepository
+        + BulkRepository
+        + omnichannel_domain::ports::IdempotencyRepository
         + HealthCheck
         + 'static
 {
@@ -108,6 +116,8 @@ pub struct Services {
     pub favorites: Favorites,
     pub rules: Rules,
     pub communications: Communications,
+    pub idempotency: Arc<crate::idempotency::IdempotencyKeys>,
+    pub bulk: Bulk,
     pub sessions: Sessions,
     pub operators: Operators,
     pub api_keys: ApiKeys,
@@ -149,6 +159,7 @@ impl Services {
             communications: Communications::new(
                 CommunicationPorts {
                     communications: storage.clone(),
+                    policies: storage.clone(),
                     users: storage.clone(),
                     departments: storage.clone(),
                     types: storage.clone(),
@@ -159,6 +170,22 @@ impl Services {
                 pipeline.horizon,
                 pipeline.wake.clone(),
             ),
+            bulk: Bulk::new(
+                BulkPorts {
+                    bulk: storage.clone(),
+                    departments: storage.clone(),
+                    types: storage.clone(),
+                    sources: storage.clone(),
+                    clock: clock.clone(),
+                },
+                pipeline.channels.clone(),
+                pipeline.horizon,
+                pipeline.wake.clone(),
+            ),
+            idempotency: Arc::new(crate::idempotency::IdempotencyKeys::new(
+                storage.clone(),
+                clock.clone(),
+            )),
             sessions: Sessions::new(SessionParts {
                 admins: storage.clone(),
                 refresh_tokens: storage.clone(),

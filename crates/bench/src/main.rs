@@ -6,6 +6,11 @@
 //! omnichannel-bench --backend sqlite
 //! omnichannel-bench --backend postgres --postgres postgres://postgres@127.0.0.1:5432/postgres
 //! ```
+//!
+//! With `--bulk` it times instead one bulk send to `--messages` clients, from
+//! the request to its `202` and until every communication is `sent` (the
+//! workers on, as in production), then one bulk booking of the same clients
+//! to its `202`.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -47,6 +52,9 @@ struct Args {
     /// `worker.concurrency` while dispatching.
     #[arg(long, default_value_t = 64)]
     concurrency: u32,
+    /// Times one bulk of `messages` clients instead (see the top).
+    #[arg(long)]
+    bulk: bool,
 }
 
 /// A fresh database for the run.
@@ -125,6 +133,15 @@ impl Probe {
 
     fn sent(&mut self) -> anyhow::Result<i64> {
         self.count("SELECT count(*) AS n FROM communications WHERE status = 'sent'")
+    }
+
+    fn execute(&mut self, sql: &str) -> anyhow::Result<()> {
+        let query = diesel::sql_query(sql);
+        match self {
+            Self::Pg(conn) => query.execute(conn)?,
+            Self::Sqlite(conn) => query.execute(conn)?,
+        };
+        Ok(())
     }
 }
 
@@ -254,6 +271,9 @@ async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let database = Database::create(&args)?;
     let (sink_url, received) = sink().await?;
+    if args.bulk {
+        return bulk(&args, &database, &sink_url, &received).await;
+    }
 
     // Set up and accept with the workers off.
     let (app, base) = start(&database.url, &sink_url, false, args.concurrency).await?;
@@ -389,6 +409,150 @@ async fn main() -> anyhow::Result<()> {
             "dispatch_per_s": rate(args.messages, dispatch_time).round(),
             "raw_posts_per_s": rate(args.messages, raw_time).round(),
             "dispatch_to_raw": (raw_time.as_secs_f64() / dispatch_time.as_secs_f64() * 100.0).round() / 100.0,
+            "sink_calls": received.load(Ordering::Relaxed),
+        })
+    );
+    Ok(())
+}
+
+/// The seeded `mass` type and a department that sends it by sms.
+async fn department(client: &Client) -> anyhow::Result<(String, String)> {
+    let types = client
+        .call(reqwest::Method::GET, "/communication-types", None)
+        .await?;
+    let sources = client
+        .call(reqwest::Method::GET, "/communication-sources", None)
+        .await?;
+    let code = |list: &Value, code: &str| -> anyhow::Result<String> {
+        list["items"]
+            .as_array()
+            .and_then(|items| items.iter().find(|i| i["code"] == code))
+            .map(id)
+            .context("a seeded entry is missing")?
+    };
+    let mass = code(&types, "mass")?;
+    let sms = code(&sources, "sms")?;
+    let department = id(&client
+        .call(
+            reqwest::Method::POST,
+            "/departments",
+            Some(json!({"name": "Bench"})),
+        )
+        .await?)?;
+    client
+        .call(
+            reqwest::Method::PUT,
+            &format!("/departments/{department}/favorite-sources"),
+            Some(json!({"items": [{"communication_type_id": mass, "communication_source_id": sms, "priority": 1}]})),
+        )
+        .await?;
+    Ok((department, mass))
+}
+
+/// `n` clients with a phone, inserted in one statement past the service.
+fn insert_clients(probe: &mut Probe, n: usize) -> anyhow::Result<Vec<String>> {
+    let ids: Vec<String> = (0..n).map(|_| uuid::Uuid::now_v7().to_string()).collect();
+    let rows: Vec<String> = ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| {
+            format!(
+                "('{id}', '', '', '+1555{i:07}', '', \
+                 '2026-01-01 00:00:00.000000', '2026-01-01 00:00:00.000000')"
+            )
+        })
+        .collect();
+    probe.execute(&format!(
+        "INSERT INTO users (id, first_name, last_name, phone, search_text, created_at, updated_at) \
+         VALUES {}",
+        rows.join(", ")
+    ))?;
+    Ok(ids)
+}
+
+/// `--bulk`: one bulk send to `messages` clients timed to its `202` and until
+/// all are sent, then one bulk booking of them timed to its `202`.
+async fn bulk(
+    args: &Args,
+    database: &Database,
+    sink_url: &str,
+    received: &AtomicU64,
+) -> anyhow::Result<()> {
+    let (app, base) = start(&database.url, sink_url, true, args.concurrency).await?;
+    let handle = app.handle();
+    let serving = tokio::spawn(app.run_until_stopped());
+    let client = login(&base).await?;
+    let (department, mass) = department(&client).await?;
+    let mut probe = Probe::open(database)?;
+    let users = insert_clients(&mut probe, args.messages)?;
+    let body = |date: Option<String>| {
+        json!({
+            "user_ids": users,
+            "department_id": department,
+            "communication_type_id": mass,
+            "message": "Spring sale",
+            "communication_date": date,
+        })
+    };
+
+    let started = Instant::now();
+    let accepted = client
+        .call(
+            reqwest::Method::POST,
+            "/communications/bulk",
+            Some(body(None)),
+        )
+        .await?;
+    let accept_time = started.elapsed();
+    if accepted["accepted"].as_u64() != Some(args.messages as u64) {
+        bail!(
+            "the bulk send was not accepted whole: {}",
+            accepted["refused"]
+        );
+    }
+    let deadline = started + Duration::from_secs(600);
+    while probe.queued()? > 0 {
+        if Instant::now() > deadline {
+            bail!("dispatch did not end within 10 minutes");
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let sent_time = started.elapsed();
+    let sent = probe.sent()?;
+    if sent != args.messages as i64 {
+        bail!("{sent} of {} communications were sent", args.messages);
+    }
+
+    let tomorrow = (chrono::Utc::now() + chrono::Duration::days(1)).to_rfc3339();
+    let started = Instant::now();
+    let booked = client
+        .call(
+            reqwest::Method::POST,
+            "/communications/bulk",
+            Some(body(Some(tomorrow))),
+        )
+        .await?;
+    let book_time = started.elapsed();
+    if booked["accepted"].as_u64() != Some(args.messages as u64) {
+        bail!(
+            "the bulk booking was not accepted whole: {}",
+            booked["refused"]
+        );
+    }
+    handle.stop(true).await;
+    serving.await??;
+
+    let ms = |d: Duration| (d.as_secs_f64() * 10_000.0).round() / 10.0;
+    println!(
+        "{}",
+        json!({
+            "backend": format!("{:?}", args.backend).to_lowercase(),
+            "bulk_clients": args.messages,
+            "worker_concurrency": args.concurrency,
+            "send_accept_ms": ms(accept_time),
+            "send_all_sent_ms": ms(sent_time),
+            "send_sent_per_s": (args.messages as f64 / sent_time.as_secs_f64()).round(),
+            "booking_accept_ms": ms(book_time),
             "sink_calls": received.load(Ordering::Relaxed),
         })
     );

@@ -7,6 +7,7 @@ pub mod communication;
 pub mod decision;
 pub mod department;
 pub mod dictionary;
+pub mod idempotency;
 pub mod ids;
 pub mod ports;
 pub mod rate;

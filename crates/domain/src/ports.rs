@@ -506,3 +506,111 @@ pub enum ProviderError {
 pub trait Provider: Send + Sync {
     fn send(&self, message: Outgoing) -> BoxFuture<'static, Result<Delivery, ProviderError>>;
 }
+
+/// Reads the policy state without any lock, for answers that store nothing
+/// (a preview, the next free slot).
+#[cfg_attr(feature = "mock", mockall::automock)]
+pub trait PolicyRepository: Send + Sync {
+    /// The policy snapshot of the client in the department at `now`, as
+    /// `CommunicationRepository::decide_for_client` loads it, but without
+    /// taking the client's lock. No client entry when the user does not exist.
+    fn policy_snapshot(
+        &self,
+        user_id: UserId,
+        department_id: DepartmentId,
+        now: DateTime<Utc>,
+    ) -> Result<PolicySnapshot, RepoError>;
+}
+
+/// New communications of many clients and their first events, written
+/// together by a bulk send.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BulkInsert {
+    pub communications: Vec<Communication>,
+    pub events: Vec<Event>,
+}
+
+/// What a bulk send stores for the clients that exist: it receives their ids.
+pub type BulkSendWrite<'a> = dyn FnMut(&[UserId]) -> BulkInsert + 'a;
+
+/// A decision about many clients at once, under their locks: it receives the
+/// clients of one transaction and their snapshot (a client that does not
+/// exist has no entry) and says what to insert.
+pub type ClientsDecision<'a> =
+    dyn FnMut(&[(UserId, DepartmentId)], &PolicySnapshot) -> BulkInsert + 'a;
+
+/// The mass communications: one request, one communication per client, all
+/// sharing a batch id.
+#[cfg_attr(feature = "mock", mockall::automock)]
+pub trait BulkRepository: Send + Sync {
+    /// The ids of up to `limit` clients, in id order.
+    fn client_ids(&self, limit: u32) -> Result<Vec<UserId>, RepoError>;
+    /// In one transaction: keeps those of `user_ids` that are clients and
+    /// stores what `write` answers for them, each communication queued at its
+    /// `due_at` with its events, in multi-row statements; wakes the workers
+    /// once. Writes nothing when `write` answers nothing. A communication of
+    /// a client not kept is refused as unexpected.
+    fn insert_for_clients<'a>(
+        &self,
+        user_ids: &[UserId],
+        write: &mut BulkSendWrite<'a>,
+    ) -> Result<(), RepoError>;
+    /// Under the lock dispatch and `decide_for_client` take for each client,
+    /// in transactions of up to 1 000 clients each (the locks of each taken
+    /// in one fixed order, so that two bulks never deadlock; a PostgreSQL
+    /// server's lock table holds a few thousand): loads the policy snapshot of
+    /// the transaction's
+    /// clients at `now`, calls `decide` once, and stores what it answers as
+    /// `insert_for_clients` does. Each client is named once. A communication
+    /// of a client outside the transaction is refused as unexpected, and the
+    /// transactions committed before stay.
+    fn decide_for_clients<'a>(
+        &self,
+        clients: &[(UserId, DepartmentId)],
+        now: DateTime<Utc>,
+        decide: &mut ClientsDecision<'a>,
+    ) -> Result<(), RepoError>;
+    /// How many communications of the batch have each status; only the
+    /// statuses some have, none at all when no communication has the batch id.
+    fn batch_counts(&self, batch_id: BatchId)
+    -> Result<Vec<(CommunicationStatus, u64)>, RepoError>;
+}
+
+/// The idempotency keys of the callers (SPEC §3): a key is reserved by one
+/// request before it runs, then holds its final answer for replays.
+#[cfg_attr(feature = "mock", mockall::automock)]
+pub trait IdempotencyRepository: Send + Sync {
+    /// Stores the reservation as a new key in progress, in one `INSERT`.
+    /// `Conflict("idempotency_key")` when the scope already has the key, in
+    /// any state and of any age: of concurrent reservations of one key,
+    /// exactly one succeeds.
+    fn reserve(&self, reservation: &crate::idempotency::Reservation) -> Result<(), RepoError>;
+    /// The key of the scope, if stored, however old.
+    fn find(
+        &self,
+        scope: crate::idempotency::IdempotencyScope,
+        key: &crate::idempotency::IdempotencyKey,
+    ) -> Result<Option<crate::idempotency::IdempotencyRecord>, RepoError>;
+    /// Replaces the key `reservation` names, in progress or done, with
+    /// `reservation` in progress, if `previous` still holds it; `Ok(false)`
+    /// when another reservation holds it or it is gone (of concurrent take-overs
+    /// of one holder, exactly one succeeds).
+    fn take_over(
+        &self,
+        previous: crate::idempotency::ReservationId,
+        reservation: &crate::idempotency::Reservation,
+    ) -> Result<bool, RepoError>;
+    /// Stores the final answer of the key `reservation` holds in progress;
+    /// `Ok(false)` when it no longer does (taken over, removed or done).
+    fn complete(
+        &self,
+        reservation: &crate::idempotency::Reservation,
+        answer: &crate::idempotency::StoredAnswer,
+        at: DateTime<Utc>,
+    ) -> Result<bool, RepoError>;
+    /// Removes the key `reservation` holds in progress, so that a retry runs
+    /// again; `Ok(false)` when it no longer holds it in progress.
+    fn release(&self, reservation: &crate::idempotency::Reservation) -> Result<bool, RepoError>;
+    /// Removes up to `limit` keys created before `before`; answers how many.
+    fn delete_created_before(&self, before: DateTime<Utc>, limit: u32) -> Result<u64, RepoError>;
+}

@@ -3,7 +3,10 @@
 use actix_web::web::ServiceConfig;
 use utoipa::OpenApi;
 
-use crate::routes::{communications, departments, dictionaries, operators, session, users};
+use crate::routes::bulk;
+use crate::routes::{
+    communications, departments, dictionaries, foresight, operators, session, users,
+};
 
 /// The admin routes open to anyone: login, refresh and logout.
 pub fn open_routes(cfg: &mut ServiceConfig) {
@@ -27,6 +30,7 @@ pub fn protected_routes(cfg: &mut ServiceConfig) {
         .service(users::get_user)
         .service(users::update_user)
         .service(users::delete_user)
+        .service(foresight::next_slot)
         .service(users::get_availability)
         .service(users::put_availability)
         .service(dictionaries::list_types)
@@ -53,12 +57,15 @@ pub fn protected_routes(cfg: &mut ServiceConfig) {
         .service(departments::get_rule)
         .service(departments::update_rule)
         .service(departments::delete_rule)
+        .service(foresight::preview_communication)
         .service(communications::send_communication)
         .service(communications::list_communications)
         .service(communications::get_communication)
         .service(communications::update_communication)
         .service(communications::cancel_communication)
-        .service(communications::update_communication_status);
+        .service(communications::update_communication_status)
+        .service(bulk::send_bulk_route())
+        .service(bulk::get_batch);
 }
 
 #[derive(OpenApi)]
@@ -105,11 +112,15 @@ pub fn protected_routes(cfg: &mut ServiceConfig) {
     departments::get_rule,
     departments::update_rule,
     departments::delete_rule,
+    foresight::preview_communication,
+    foresight::next_slot,
     communications::send_communication,
     communications::list_communications,
     communications::get_communication,
     communications::update_communication,
     communications::cancel_communication,
     communications::update_communication_status,
+    bulk::send_bulk,
+    bulk::get_batch,
 ))]
 pub struct AdminApi;

@@ -4,6 +4,7 @@
 use chrono::{DateTime, Utc};
 use omnichannel_app::availability::AvailabilityInput;
 use omnichannel_app::communications::{CommunicationPatch, CommunicationQuery, NewCommunication};
+use omnichannel_app::communications::{NextSlot, Preview};
 use omnichannel_app::dictionary::{EntryInput, EntryPatch};
 use omnichannel_app::favorites::FavoriteInput;
 use omnichannel_app::rules::{NewRule, RulePatch};
@@ -948,4 +949,260 @@ pub enum EventKindName {
     Read,
     Failed,
     Cancelled,
+}
+
+/// What dispatch would do with a send, on the state of now.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PreviewBody {
+    /// `send`, `defer` or `fail`.
+    #[schema(value_type = PreviewAction)]
+    pub action: String,
+    /// The channel it would be sent on (`send` only).
+    pub channel: Option<ChannelRef>,
+    /// The client's address on that channel; `null` for a channel that takes none.
+    pub to: Option<String>,
+    /// Until when it would wait (`defer` only).
+    pub not_before: Option<DateTime<Utc>>,
+    /// Why it would wait or fail.
+    #[schema(value_type = Option<StatusReasonName>)]
+    pub reason: Option<String>,
+}
+
+/// The decision a preview answers.
+#[derive(Debug, ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code, reason = "documents the values of `action`")]
+pub enum PreviewAction {
+    Send,
+    Defer,
+    Fail,
+}
+
+/// A channel, by id and code.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ChannelRef {
+    pub id: Uuid,
+    pub code: String,
+}
+
+impl From<Preview> for PreviewBody {
+    fn from(preview: Preview) -> Self {
+        let empty = Self {
+            action: String::new(),
+            channel: None,
+            to: None,
+            not_before: None,
+            reason: None,
+        };
+        match preview {
+            Preview::Send {
+                channel,
+                channel_code,
+                to,
+            } => Self {
+                action: "send".to_owned(),
+                channel: Some(ChannelRef {
+                    id: channel.into(),
+                    code: channel_code,
+                }),
+                to,
+                ..empty
+            },
+            Preview::Defer { not_before, reason } => Self {
+                action: "defer".to_owned(),
+                not_before: Some(not_before),
+                reason: Some(reason.as_str().to_owned()),
+                ..empty
+            },
+            Preview::Fail { reason } => Self {
+                action: "fail".to_owned(),
+                reason: Some(reason.as_str().to_owned()),
+                ..empty
+            },
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct NextSlotQuery {
+    /// The department whose rules apply.
+    pub department_id: Uuid,
+    /// The earliest moment to consider; now when left out or past.
+    pub after: Option<DateTime<Utc>>,
+}
+
+/// The earliest moment the client can be contacted, or `null` with why when
+/// no moment within the horizon is free.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NextSlotBody {
+    pub available_at: Option<DateTime<Utc>>,
+    /// `user_blocked` or `rate_limited`, when `available_at` is `null`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<StatusReasonName>)]
+    pub reason: Option<String>,
+}
+
+impl From<NextSlot> for NextSlotBody {
+    fn from(slot: NextSlot) -> Self {
+        match slot {
+            NextSlot::At(at) => Self {
+                available_at: Some(at),
+                reason: None,
+            },
+            NextSlot::None(reason) => Self {
+                available_at: None,
+                reason: Some(reason.as_str().to_owned()),
+            },
+        }
+    }
+}
+
+/// A bulk send, or a bulk booking when `communication_date` is more than a
+/// second ahead: one communication per client, all sharing a new batch id.
+/// Exactly one of `user_ids` and `all_users: true`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SendBulk {
+    /// 1 to 10 000 clients; a client named twice gets one communication.
+    #[schema(min_items = 1, max_items = 10000)]
+    #[serde(default)]
+    pub user_ids: Option<Vec<Uuid>>,
+    /// `true`: every client stored now — at most 10 000; with more, name
+    /// them in several bulks with `user_ids`. `false` is as if left out.
+    #[serde(default)]
+    pub all_users: Option<bool>,
+    pub department_id: Uuid,
+    pub communication_type_id: Uuid,
+    /// The channel to use, and no other; left out, the department's favourite
+    /// sources for the type are tried by priority.
+    #[serde(default)]
+    pub communication_source_id: Option<Uuid>,
+    /// 1 to 10 000 characters, not blank.
+    #[schema(min_length = 1, max_length = 10000, pattern = r"\S")]
+    pub message: String,
+    /// RFC 3339. Left out, past or present: send now; more than a second
+    /// ahead: book that moment for each client.
+    #[serde(default)]
+    pub communication_date: Option<DateTime<Utc>>,
+}
+
+impl From<SendBulk> for omnichannel_app::bulk::BulkInput {
+    fn from(body: SendBulk) -> Self {
+        Self {
+            user_ids: body
+                .user_ids
+                .map(|ids| ids.into_iter().map(Into::into).collect()),
+            all_users: body.all_users,
+            department_id: body.department_id.into(),
+            type_id: body.communication_type_id.into(),
+            source_id: body.communication_source_id.map(Into::into),
+            message: body.message,
+            communication_date: body.communication_date,
+        }
+    }
+}
+
+/// What a bulk stored and refused.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BulkAccepted {
+    /// Shared by every communication of the bulk: `GET /batches/{id}` follows
+    /// them, `GET /communications?batch_id=` lists them.
+    pub batch_id: Uuid,
+    /// How many communications were stored.
+    pub accepted: usize,
+    /// The new communications, in the order their clients were named.
+    pub ids: Vec<Uuid>,
+    /// The clients that got none, in the order they were named.
+    pub refused: Vec<BulkRefusedBody>,
+}
+
+impl From<omnichannel_app::bulk::BulkReceipt> for BulkAccepted {
+    fn from(receipt: omnichannel_app::bulk::BulkReceipt) -> Self {
+        Self {
+            batch_id: receipt.batch_id.into(),
+            accepted: receipt.ids.len(),
+            ids: receipt.ids.into_iter().map(Uuid::from).collect(),
+            refused: receipt
+                .refused
+                .into_iter()
+                .map(|refusal| BulkRefusedBody {
+                    user_id: refusal.user_id.into(),
+                    reason: refusal.reason.as_str().to_owned(),
+                    next_available_at: refusal.next_available_at,
+                })
+                .collect(),
+        }
+    }
+}
+
+/// A client of a bulk that got no communication, and why.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BulkRefusedBody {
+    pub user_id: Uuid,
+    /// `unknown_user`; for a booking, the decision at its moment:
+    /// `user_unavailable`, `rate_limited`, or a reason dispatch would fail
+    /// it for (`user_blocked`, `no_channel`, …).
+    #[schema(value_type = BulkRefusalReason)]
+    pub reason: String,
+    /// For a booking refused for a wait: the client's next free moment
+    /// within the horizon. Absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_available_at: Option<DateTime<Utc>>,
+}
+
+/// Why a client of a bulk got no communication (schema only).
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum BulkRefusalReason {
+    UnknownUser,
+    UserUnavailable,
+    RateLimited,
+    UserBlocked,
+    NoChannel,
+    TypeBlocked,
+    ChannelBlocked,
+}
+
+/// How far a batch has gone.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BatchBody {
+    pub batch_id: Uuid,
+    /// How many communications the batch has.
+    pub total: u64,
+    /// How many have each status, every status listed (0 when none has it).
+    pub counts: BatchCounts,
+}
+
+/// How many communications of a batch have each status.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BatchCounts {
+    pub booked: u64,
+    pub not_sent: u64,
+    pub sent: u64,
+    pub delivered: u64,
+    pub read: u64,
+    pub failed: u64,
+    pub cancelled: u64,
+}
+
+impl From<omnichannel_app::bulk::BatchProgress> for BatchBody {
+    fn from(progress: omnichannel_app::bulk::BatchProgress) -> Self {
+        use omnichannel_domain::CommunicationStatus as S;
+        let count = |status| progress.count(status);
+        Self {
+            batch_id: progress.batch_id.into(),
+            total: progress.total(),
+            counts: BatchCounts {
+                booked: count(S::Booked),
+                not_sent: count(S::NotSent),
+                sent: count(S::Sent),
+                delivered: count(S::Delivered),
+                read: count(S::Read),
+                failed: count(S::Failed),
+                cancelled: count(S::Cancelled),
+            },
+        }
+    }
 }

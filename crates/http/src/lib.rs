@@ -13,6 +13,7 @@ mod blocking;
 pub mod dto;
 pub mod extract;
 pub mod health;
+pub mod idempotency;
 pub mod openapi;
 pub mod problem;
 pub mod public;

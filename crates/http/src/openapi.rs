@@ -177,12 +177,41 @@ mod tests {
             let send = &doc["paths"][format!("{api}/communications")]["post"]["responses"];
             assert!(send["202"].is_object(), "{api}");
             let conflict = &send["409"]["content"]["application/problem+json"]["schema"]["$ref"];
-            assert_eq!(conflict, "#/components/schemas/BookingRefused");
+            assert_eq!(conflict, "#/components/schemas/SendConflict");
             let detail = &doc["paths"][format!("{api}/communications/{{id}}")]["get"];
             assert_eq!(
                 detail["responses"]["200"]["content"]["application/json"]["schema"]["$ref"],
                 "#/components/schemas/CommunicationDetail"
             );
         }
+    }
+
+    #[test]
+    fn bulks_and_batches_are_documented_on_both_apis() {
+        let doc = serde_json::to_value(ApiDoc::openapi()).unwrap_or_default();
+        let schema = |answer: &serde_json::Value| {
+            answer["content"]["application/json"]["schema"]["$ref"].clone()
+        };
+        for api in ["/api/admin/v1", "/api/public/v1"] {
+            let bulk = &doc["paths"][format!("{api}/communications/bulk")]["post"];
+            assert_eq!(
+                bulk["requestBody"]["content"]["application/json"]["schema"]["$ref"],
+                "#/components/schemas/SendBulk",
+                "{api}"
+            );
+            assert_eq!(
+                schema(&bulk["responses"]["202"]),
+                "#/components/schemas/BulkAccepted"
+            );
+            assert!(bulk["responses"]["413"].is_object());
+            let batch = &doc["paths"][format!("{api}/batches/{{id}}")]["get"];
+            assert_eq!(
+                schema(&batch["responses"]["200"]),
+                "#/components/schemas/BatchBody"
+            );
+            assert!(batch["responses"]["404"].is_object());
+        }
+        let counts = &doc["components"]["schemas"]["BatchCounts"]["properties"];
+        assert_eq!(counts.as_object().map(|c| c.len()), Some(7));
     }
 }

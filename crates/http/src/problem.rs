@@ -313,6 +313,48 @@ impl From<ChangeError> for ApiError {
     }
 }
 
+impl From<omnichannel_app::bulk::BulkError> for ApiError {
+    fn from(error: omnichannel_app::bulk::BulkError) -> Self {
+        use omnichannel_app::bulk::BulkError;
+        match error {
+            BulkError::Invalid(errors) => errors.into(),
+            BulkError::Unexpected(source) => Self::internal(source),
+        }
+    }
+}
+
+/// A `409` answer to a send: the booking is refused at its moment
+/// (`BookingRefused`), or the first request with its `Idempotency-Key` is
+/// still in progress (`Problem`).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum SendConflict {
+    Refused(BookingRefused),
+    InProgress(Problem),
+}
+
+impl From<omnichannel_app::idempotency::BeginError> for ApiError {
+    fn from(error: omnichannel_app::idempotency::BeginError) -> Self {
+        use omnichannel_app::idempotency::BeginError;
+        match error {
+            BeginError::InProgress => Self::conflict(
+                "The first request with this Idempotency-Key is still in progress; try again once it has answered.",
+            ),
+            BeginError::OtherRequest => Self {
+                errors: vec![FieldProblem {
+                    field: "Idempotency-Key".to_owned(),
+                    message: "was used with another request".to_owned(),
+                }],
+                ..Self::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "The Idempotency-Key was already used with another request (another method, path or body); use a new key for a new request.",
+                )
+            },
+            BeginError::Unexpected(source) => Self::internal(source),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use chrono::TimeZone;

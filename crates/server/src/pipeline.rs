@@ -80,10 +80,20 @@ pub fn dispatch_settings(config: &Config) -> DispatchSettings {
     }
 }
 
+/// The idempotency keys on `store`, whose expired keys the workers remove.
+pub fn idempotency_keys(store: &Store) -> Arc<omnichannel_app::idempotency::IdempotencyKeys> {
+    Arc::new(omnichannel_app::idempotency::IdempotencyKeys::new(
+        Arc::new(store.clone()),
+        Arc::new(SystemClock),
+    ))
+}
+
 /// The dispatch workers of one process, running until stopped.
 pub struct Workers {
     stop: watch::Sender<bool>,
     task: tokio::task::JoinHandle<()>,
+    /// Removes expired idempotency keys every few minutes.
+    idempotency_cleanup: tokio::task::JoinHandle<()>,
     listener: Option<omnichannel_storage::Listener>,
 }
 
@@ -108,10 +118,15 @@ impl Workers {
         })
         .context("cannot listen for new work on the database")?;
         let (stop, stopped) = watch::channel(false);
+        let idempotency_cleanup = tokio::spawn(idempotency_keys(store).run_cleanup(
+            omnichannel_app::idempotency::CLEANUP_PERIOD,
+            stopped.clone(),
+        ));
         let task = tokio::spawn(dispatcher.run(stopped));
         Ok(Self {
             stop,
             task,
+            idempotency_cleanup,
             listener,
         })
     }
@@ -121,6 +136,9 @@ impl Workers {
         self.stop.send_replace(true);
         if let Err(error) = self.task.await {
             tracing::error!(%error, "the dispatch task failed");
+        }
+        if let Err(error) = self.idempotency_cleanup.await {
+            tracing::error!(%error, "the idempotency clean-up task failed");
         }
         if let Some(listener) = self.listener {
             listener.stop();

@@ -581,3 +581,65 @@ impl EventRow {
         })
     }
 }
+
+impl crate::rows::IdempotencyKeyRow {
+    /// The reservation, in progress.
+    pub(crate) fn in_progress(reservation: &omnichannel_domain::idempotency::Reservation) -> Self {
+        Self {
+            scope: reservation.scope.to_string(),
+            idempotency_key: reservation.key.as_str().to_owned(),
+            reservation_id: db_id(reservation.id),
+            fingerprint: reservation.fingerprint.as_str().to_owned(),
+            created_at: db_time(reservation.created_at),
+            status_code: None,
+            content_type: None,
+            location: None,
+            body: None,
+            completed_at: None,
+        }
+    }
+
+    pub(crate) fn into_domain(
+        self,
+    ) -> Result<omnichannel_domain::idempotency::IdempotencyRecord, RepoError> {
+        use omnichannel_domain::idempotency::{
+            Fingerprint, IdempotencyKey, IdempotencyRecord, IdempotencyState, Reservation,
+            StoredAnswer,
+        };
+        // The key is the caller's text: errors name the reservation instead.
+        let row = format!("idempotency key reservation {}", self.reservation_id);
+        let c = Columns::of(&row);
+        let state = match (self.status_code, self.body) {
+            (None, None) => IdempotencyState::InProgress,
+            (Some(status), Some(body)) => IdempotencyState::Done(StoredAnswer {
+                status: c.value("idempotency_keys.status_code", u16::try_from(status))?,
+                content_type: self.content_type,
+                location: self.location,
+                body,
+            }),
+            _ => {
+                return Err(invalid(
+                    "idempotency_keys.body",
+                    &row,
+                    "a status without a body or a body without a status",
+                ));
+            }
+        };
+        Ok(IdempotencyRecord {
+            reservation: Reservation {
+                id: c.id("idempotency_keys.reservation_id", &self.reservation_id)?,
+                scope: c.value("idempotency_keys.scope", self.scope.parse())?,
+                key: c.value(
+                    "idempotency_keys.idempotency_key",
+                    IdempotencyKey::parse(self.idempotency_key),
+                )?,
+                fingerprint: c.value(
+                    "idempotency_keys.fingerprint",
+                    Fingerprint::parse(self.fingerprint),
+                )?,
+                created_at: domain_time(self.created_at),
+            },
+            state,
+        })
+    }
+}

@@ -230,3 +230,20 @@ pub(crate) struct NewEventRow {
     pub until: Option<NaiveDateTime>,
     pub reason: Option<String>,
 }
+
+/// A caller's idempotency key: the reservation that holds it and, once its
+/// request answered, the answer (all `None` while in progress).
+#[derive(Debug, Queryable, Selectable, Insertable)]
+#[diesel(table_name = crate::schema::idempotency_keys, treat_none_as_default_value = false)]
+pub(crate) struct IdempotencyKeyRow {
+    pub scope: String,
+    pub idempotency_key: String,
+    pub reservation_id: String,
+    pub fingerprint: String,
+    pub created_at: NaiveDateTime,
+    pub status_code: Option<i32>,
+    pub content_type: Option<String>,
+    pub location: Option<String>,
+    pub body: Option<String>,
+    pub completed_at: Option<NaiveDateTime>,
+}

@@ -175,6 +175,23 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    /// A caller's idempotency key: in progress while `status_code` is null,
+    /// then the final answer to replay.
+    idempotency_keys (scope, idempotency_key) {
+        scope -> Text,
+        idempotency_key -> Text,
+        reservation_id -> Text,
+        fingerprint -> Text,
+        created_at -> Timestamp,
+        status_code -> Nullable<Integer>,
+        content_type -> Nullable<Text>,
+        location -> Nullable<Text>,
+        body -> Nullable<Text>,
+        completed_at -> Nullable<Timestamp>,
+    }
+}
+
 diesel::joinable!(user_availability -> users (user_id));
 diesel::joinable!(favorite_sources -> departments (department_id));
 diesel::joinable!(favorite_sources -> communication_types (communication_type_id));

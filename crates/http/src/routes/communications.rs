@@ -12,35 +12,52 @@ use crate::dto::{
     SendCommunication, StatusUpdate,
 };
 use crate::extract::{JsonBody, QueryParams};
-use crate::problem::{ApiError, BookingRefused, ChangeConflict, Problem};
+use crate::idempotency::IdempotentJson;
+use crate::problem::{ApiError, ChangeConflict, Problem, SendConflict};
 use crate::respond::accepted_in;
 
 /// Send now, or book a moment: nothing is sent in the request. A send is
 /// stored `not_sent` and queued; a booking is stored `booked` only if the
 /// client is available then and every rule of the department still holds
 /// with it counted.
+///
+/// With an `Idempotency-Key`, the same request (method, path and body, the
+/// body compared with its members in any order) within 24 hours is answered
+/// the first answer again, `2xx` or `4xx`, status, body and `Location`
+/// unchanged, and creates nothing; a server error is not kept.
 #[utoipa::path(
     tag = "communications",
     request_body = SendCommunication,
+    params(
+        ("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 255,
+            description = "1 to 255 characters of the caller's choice, its own (an operator's or an API key's): the same request with the same key within 24 hours gets the first answer again and creates nothing"),
+    ),
     responses(
-        (status = 202, body = CommunicationBody, headers(("Location" = String))),
-        (status = 409, body = BookingRefused, description = "The booking is refused at that moment", content_type = "application/problem+json"),
-        (status = 422, body = Problem, description = "A field is invalid, or names no existing entry", content_type = "application/problem+json"),
+        (status = 202, body = CommunicationBody, headers(
+            ("Location" = String),
+            ("Idempotent-Replayed" = String, description = "`true` on a replay of the first answer to the key"),
+        )),
+        (status = 409, body = SendConflict, description = "The booking is refused at that moment (`BookingRefused`), or the first request with this Idempotency-Key is still in progress (`Problem`)", content_type = "application/problem+json"),
+        (status = 422, body = Problem, description = "A field is invalid, or names no existing entry; or the Idempotency-Key is invalid, or was used with another request (`errors` names `Idempotency-Key`)", content_type = "application/problem+json"),
     )
 )]
 #[post("/communications")]
 pub async fn send_communication(
     req: HttpRequest,
     services: Data<Services>,
-    JsonBody(body): JsonBody<SendCommunication>,
+    IdempotentJson(body, idempotency): IdempotentJson<SendCommunication>,
 ) -> Result<HttpResponse, ApiError> {
-    let communication = blocking(move || services.communications.send(body.into())).await?;
-    Ok(accepted_in(
-        &req,
-        "communications",
-        communication.id,
-        CommunicationBody::from(communication),
-    ))
+    idempotency
+        .run(&services.clone(), async move {
+            let communication = blocking(move || services.communications.send(body.into())).await?;
+            Ok(accepted_in(
+                &req,
+                "communications",
+                communication.id,
+                CommunicationBody::from(communication),
+            ))
+        })
+        .await
 }
 
 /// List communications, newest first; `from` and `to` apply to `communication_date`.

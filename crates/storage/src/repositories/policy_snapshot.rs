@@ -6,7 +6,9 @@ use std::collections::{BTreeSet, HashMap};
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use omnichannel_domain::ports::{ClientPolicy, DepartmentPolicy, PolicySnapshot, RepoError};
+use omnichannel_domain::ports::{
+    ClientPolicy, DepartmentPolicy, PolicyRepository, PolicySnapshot, RepoError,
+};
 use omnichannel_domain::{Availability, DepartmentId, UserId};
 
 use crate::connection::DbConnection;
@@ -20,6 +22,18 @@ use crate::schema::{
     communication_sources, communication_types, communications, department_rules, favorite_sources,
     user_availability, users,
 };
+use crate::store::Store;
+
+impl PolicyRepository for Store {
+    fn policy_snapshot(
+        &self,
+        user_id: UserId,
+        department_id: DepartmentId,
+        now: DateTime<Utc>,
+    ) -> Result<PolicySnapshot, RepoError> {
+        self.with_conn(|conn| load_snapshot(conn, &[(user_id, department_id)], now, &[]))
+    }
+}
 
 /// The snapshot of the clients `pairs` names (a user in a department) at
 /// `at`: each existing user with their availability, each department's rules
