@@ -6,7 +6,7 @@ export CARGO_TARGET_DIR
 OMNICHANNEL_TEST_POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 export OMNICHANNEL_TEST_POSTGRES_URL
 
-.PHONY: run build test fmt-check lint layering e2e fmt fuzz bench-dispatch
+.PHONY: run build test fmt-check lint layering e2e fmt fuzz bench-dispatch bench-bulk
 
 run:
 	cargo run --release --bin omnichannel -- serve
@@ -57,3 +57,10 @@ bench-dispatch:
 	$(CARGO_TARGET_DIR)/release/omnichannel-bench --backend sqlite --concurrency $(BENCH_CONCURRENCY)
 	$(CARGO_TARGET_DIR)/release/omnichannel-bench --backend postgres --concurrency $(BENCH_CONCURRENCY) \
 		--postgres $(OMNICHANNEL_TEST_POSTGRES_URL)
+
+# One bulk send of 10 000 clients: time to its 202 and until all are sent; then
+# one bulk booking of them. Not part of `make test`.
+bench-bulk:
+	cargo build --release -p omnichannel-bench
+	$(CARGO_TARGET_DIR)/release/omnichannel-bench --bulk --backend sqlite
+	$(CARGO_TARGET_DIR)/release/omnichannel-bench --bulk --backend postgres --postgres $(OMNICHANNEL_TEST_POSTGRES_URL)
