@@ -22,7 +22,7 @@ use omnichannel_domain::{
 use tokio::sync::Notify;
 
 use crate::channels::Channels;
-use crate::communications::{BOOKING_THRESHOLD, Refusal, booked_event};
+use crate::communications::{BOOKING_THRESHOLD, References, Refusal, booked_event};
 use crate::error::{GetError, unexpected};
 use crate::policy::PolicyView;
 
@@ -348,20 +348,17 @@ impl Bulk {
             (Some(ids), None | Some(false)) => Some(distinct(ids)),
             (None, Some(true)) => None,
         };
-        if self.ports.departments.get(input.department_id)?.is_none() {
-            errors.add("department_id", "no department has this id");
+        References {
+            departments: self.ports.departments.as_ref(),
+            types: self.ports.types.as_ref(),
+            sources: self.ports.sources.as_ref(),
         }
-        if self.ports.types.get(input.type_id)?.is_none() {
-            errors.add("communication_type_id", "no communication type has this id");
-        }
-        if let Some(source_id) = input.source_id
-            && self.ports.sources.get(source_id)?.is_none()
-        {
-            errors.add(
-                "communication_source_id",
-                "no communication source has this id",
-            );
-        }
+        .check(
+            input.department_id,
+            input.type_id,
+            input.source_id,
+            &mut errors,
+        )?;
         let (Some(message), true) = (message, errors.is_empty()) else {
             return Err(BulkError::Invalid(errors));
         };

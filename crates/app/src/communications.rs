@@ -275,20 +275,17 @@ impl Communications {
         if self.ports.users.get(input.user_id)?.is_none() {
             errors.add("user_id", "no client has this id");
         }
-        if self.ports.departments.get(input.department_id)?.is_none() {
-            errors.add("department_id", "no department has this id");
+        References {
+            departments: self.ports.departments.as_ref(),
+            types: self.ports.types.as_ref(),
+            sources: self.ports.sources.as_ref(),
         }
-        if self.ports.types.get(input.type_id)?.is_none() {
-            errors.add("communication_type_id", "no communication type has this id");
-        }
-        if let Some(source_id) = input.source_id
-            && self.ports.sources.get(source_id)?.is_none()
-        {
-            errors.add(
-                "communication_source_id",
-                "no communication source has this id",
-            );
-        }
+        .check(
+            input.department_id,
+            input.type_id,
+            input.source_id,
+            &mut errors,
+        )?;
         let (Some(message), true) = (message, errors.is_empty()) else {
             return Err(SendError::Invalid(errors));
         };
@@ -602,6 +599,40 @@ impl Communications {
                 "The communication changed meanwhile or is being sent; read it again.".to_owned(),
             ))
         }
+    }
+}
+
+/// The dictionaries and departments a send names.
+pub(crate) struct References<'a> {
+    pub(crate) departments: &'a dyn DepartmentRepository,
+    pub(crate) types: &'a dyn CommunicationTypeRepository,
+    pub(crate) sources: &'a dyn CommunicationSourceRepository,
+}
+
+impl References<'_> {
+    /// Names in `errors` each reference of a send that no entry has.
+    pub(crate) fn check(
+        &self,
+        department_id: DepartmentId,
+        type_id: TypeId,
+        source_id: Option<SourceId>,
+        errors: &mut ValidationErrors,
+    ) -> Result<(), RepoError> {
+        if self.departments.get(department_id)?.is_none() {
+            errors.add("department_id", "no department has this id");
+        }
+        if self.types.get(type_id)?.is_none() {
+            errors.add("communication_type_id", "no communication type has this id");
+        }
+        if let Some(source_id) = source_id
+            && self.sources.get(source_id)?.is_none()
+        {
+            errors.add(
+                "communication_source_id",
+                "no communication source has this id",
+            );
+        }
+        Ok(())
     }
 }
 
