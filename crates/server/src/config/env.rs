@@ -110,13 +110,19 @@ impl Provider for EnvVars {
     }
 }
 
-/// Whether the key holds a table: `auth`, `worker`, `channels`, `channels.<code>`
-/// and `channels.<code>.headers`.
+/// Whether the key holds a table: `auth`, `worker`, `log`, `metrics`,
+/// `channels`, `channels.<code>` and `channels.<code>.headers`.
 pub(super) fn is_table<S: AsRef<str>>(path: &[S]) -> bool {
     let path: Vec<&str> = path.iter().map(AsRef::as_ref).collect();
     matches!(
         path.as_slice(),
-        ["auth"] | ["worker"] | ["channels"] | ["channels", _] | ["channels", _, "headers"]
+        ["auth"]
+            | ["worker"]
+            | ["log"]
+            | ["metrics"]
+            | ["channels"]
+            | ["channels", _]
+            | ["channels", _, "headers"]
     )
 }
 

@@ -62,7 +62,51 @@ pub struct Config {
     pub worker: WorkerConfig,
     /// The provider of each configured channel code; see [`Config::channel`].
     pub channels: BTreeMap<String, ChannelConfig>,
+    pub log: LogConfig,
+    pub metrics: MetricsConfig,
+    /// On `SIGTERM`, how long the requests and provider calls in flight may
+    /// take to end before the process exits all the same.
+    pub shutdown_grace_secs: u64,
 }
+
+/// How the process logs (to standard error).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogConfig {
+    pub format: LogFormat,
+}
+
+/// One line a record: readable text, or one JSON object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+/// `GET /metrics`, in the Prometheus text format.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// `false`: no metrics are served.
+    pub enabled: bool,
+    /// `host:port` of a listener of their own; unset: served beside the API
+    /// on `bind`.
+    pub bind: Option<String>,
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            bind: None,
+        }
+    }
+}
+
+/// The default of [`Config::shutdown_grace_secs`].
+pub const DEFAULT_SHUTDOWN_GRACE_SECS: u64 = 30;
 
 /// Admin API tokens.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -279,6 +323,9 @@ impl Default for Config {
             auth: AuthConfig::default(),
             worker: WorkerConfig::default(),
             channels: BTreeMap::new(),
+            log: LogConfig::default(),
+            metrics: MetricsConfig::default(),
+            shutdown_grace_secs: DEFAULT_SHUTDOWN_GRACE_SECS,
         }
     }
 }
@@ -291,6 +338,9 @@ impl fmt::Debug for Config {
             .field("auth", &self.auth)
             .field("worker", &self.worker)
             .field("channels", &self.channels)
+            .field("log", &self.log)
+            .field("metrics", &self.metrics)
+            .field("shutdown_grace_secs", &self.shutdown_grace_secs)
             .finish()
     }
 }
@@ -327,6 +377,13 @@ impl Default for WorkerConfig {
             max_attempts: 5,
             defer_horizon_secs: 604_800,
         }
+    }
+}
+
+impl Config {
+    /// [`Config::shutdown_grace_secs`] as a duration.
+    pub fn shutdown_grace(&self) -> Duration {
+        Duration::from_secs(self.shutdown_grace_secs)
     }
 }
 

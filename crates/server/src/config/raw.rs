@@ -8,11 +8,11 @@ use serde::Deserialize;
 
 use super::validate::{
     Checked, Problem, http_url, in_range, not_blank, validate_auth, validate_bind,
-    validate_database_url, validate_worker,
+    validate_bind_at, validate_database_url, validate_worker,
 };
 use super::{
-    AuthConfig, ChannelConfig, Config, FcmConfig, HttpConfig, MAX_MS, Secret, SmtpConfig, SmtpTls,
-    TelegramConfig, TwilioConfig, WorkerConfig,
+    AuthConfig, ChannelConfig, Config, FcmConfig, HttpConfig, LogConfig, MAX_MS, MAX_SECS,
+    MetricsConfig, Secret, SmtpConfig, SmtpTls, TelegramConfig, TwilioConfig, WorkerConfig,
 };
 
 const DEFAULT_TIMEOUT_MS: u64 = 5_000;
@@ -29,6 +29,9 @@ pub(super) struct RawConfig {
     auth: AuthConfig,
     worker: WorkerConfig,
     channels: BTreeMap<String, RawChannel>,
+    log: LogConfig,
+    metrics: MetricsConfig,
+    shutdown_grace_secs: u64,
 }
 
 impl Default for RawConfig {
@@ -40,6 +43,9 @@ impl Default for RawConfig {
             auth: config.auth,
             worker: config.worker,
             channels: BTreeMap::new(),
+            log: config.log,
+            metrics: config.metrics,
+            shutdown_grace_secs: config.shutdown_grace_secs,
         }
     }
 }
@@ -128,6 +134,15 @@ impl RawConfig {
         validate_bind(&self.bind)?;
         validate_auth(&self.auth)?;
         validate_worker(&self.worker)?;
+        if let Some(bind) = &self.metrics.bind {
+            validate_bind_at(&["metrics", "bind"], bind)?;
+        }
+        in_range(
+            &["shutdown_grace_secs"],
+            self.shutdown_grace_secs,
+            0,
+            MAX_SECS,
+        )?;
         let mut channels = BTreeMap::new();
         for (code, raw) in self.channels {
             let channel = raw.validate(&code)?;
@@ -139,6 +154,9 @@ impl RawConfig {
             auth: self.auth,
             worker: self.worker,
             channels,
+            log: self.log,
+            metrics: self.metrics,
+            shutdown_grace_secs: self.shutdown_grace_secs,
         })
     }
 }

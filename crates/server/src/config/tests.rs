@@ -757,3 +757,29 @@ fn errors_do_not_echo_secrets() {
     );
     assert!(!error.contains("1.5"), "{error}");
 }
+
+#[test]
+fn logs_metrics_and_the_shutdown_grace_have_defaults_and_are_checked() {
+    let config = load_env(&[]).unwrap();
+    assert_eq!(config.log.format, LogFormat::Text);
+    assert_eq!(config.metrics, MetricsConfig::default());
+    assert!(config.metrics.enabled && config.metrics.bind.is_none());
+    assert_eq!(config.shutdown_grace(), Duration::from_secs(30));
+
+    let config = load_toml(
+        "shutdown_grace_secs = 5\n[log]\nformat = \"json\"\n[metrics]\nbind = \"127.0.0.1:9100\"\n",
+        &[("OMNICHANNEL_METRICS__ENABLED", "false")],
+    )
+    .unwrap();
+    assert_eq!(config.log.format, LogFormat::Json);
+    assert_eq!(config.metrics.bind.as_deref(), Some("127.0.0.1:9100"));
+    assert!(!config.metrics.enabled);
+    assert_eq!(config.shutdown_grace(), Duration::from_secs(5));
+
+    assert!(error_env(&[("OMNICHANNEL_LOG__FORMAT", "xml")]).starts_with("log.format"));
+    assert!(error_env(&[("OMNICHANNEL_METRICS__BIND", "nope")]).starts_with("metrics.bind"));
+    assert!(error_toml("[log]\nlevel = \"debug\"\n").contains("log.level"));
+    assert!(
+        error_env(&[("OMNICHANNEL_SHUTDOWN_GRACE_SECS", "-1")]).contains("shutdown_grace_secs")
+    );
+}

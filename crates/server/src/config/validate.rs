@@ -193,6 +193,11 @@ pub(super) fn validate_database_url(value: &str) -> Checked<()> {
 }
 
 pub(super) fn validate_bind(value: &str) -> Checked<()> {
+    validate_bind_at(&["bind"], value)
+}
+
+/// A `host:port` to listen on, at the key `path`.
+pub(super) fn validate_bind_at(path: &[&str], value: &str) -> Checked<()> {
     if value.parse::<SocketAddr>().is_ok() {
         return Ok(());
     }
@@ -209,7 +214,7 @@ pub(super) fn validate_bind(value: &str) -> Checked<()> {
     });
     if host_port.is_none() {
         return Err(Problem::invalid(
-            &["bind"],
+            path,
             "must be host:port, e.g. 127.0.0.1:8080 or [::]:8080",
         ));
     }
