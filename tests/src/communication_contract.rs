@@ -1008,6 +1008,55 @@ both_backends! {
         assert_eq!(last.claims[1].given_up, []);
     }
 
+    fn a_release_gives_back_the_leases_still_held_and_makes_them_due_now(db: &TestDb) {
+        let store = db.store();
+        let w = world(&store, "a");
+        let cut_short = waiting(&w, at(10));
+        let held = waiting(&w, at(11));
+        let done = waiting(&w, at(12));
+        store_all(&store, &[&cut_short, &held, &done]);
+        let claimed = claim(&store, at(100), at(130), 10, reserve_all(w.source.id, at(100)))
+            .expect("claimed");
+        let lease = claimed.lease();
+        store
+            .complete(&[Outcome::Sent { id: done.id, lease, provider_message_id: None, events: Vec::new() }])
+            .expect("complete");
+        let (held_before, done_before) = (get(&store, held.id), get(&store, done.id));
+        let events_before = store.events(cut_short.id).expect("events");
+
+        // `held` is named under a lease it does not hold; `done` holds none any more.
+        store
+            .release(&[(cut_short.id, lease), (held.id, Uuid::new_v4()), (done.id, lease)], at(105))
+            .expect("release");
+
+        assert_eq!(
+            get(&store, cut_short.id),
+            Communication { source_id: Some(w.source.id), updated_at: at(105), ..cut_short.clone() }
+        );
+        assert_eq!(get(&store, held.id), held_before);
+        assert_eq!(get(&store, done.id), done_before);
+        assert_eq!(store.events(cut_short.id).expect("events"), events_before, "no event, no `sent`");
+        assert_eq!(
+            text(db, "SELECT COALESCE(lease_id, 'none') AS value FROM communications WHERE id = '{id}'", cut_short.id),
+            "none"
+        );
+        // Its reservation no longer counts: the sent one and the one still
+        // held do.
+        new_rule(&store, w.department.id, None, 5, TimeUnit::Day);
+        let (snapshot, stored) = look(&store, w.user.id, w.department.id, Some(cut_short.id), at(106));
+        assert!(!stored.expect("stored").in_flight);
+        let (snapshot_all, _) = look(&store, w.user.id, w.department.id, None, at(106));
+        assert_eq!(counted(&snapshot_all, w.user.id, w.department.id).len(), 2);
+        assert_eq!(counted(&snapshot, w.user.id, w.department.id).len(), 2);
+        // Due at once, for the next claim; the one still held is not.
+        assert_eq!(store.next_due().expect("next_due"), Some(at(105)));
+        let retaken = claim(&store, at(106), at(136), 10, no_steps).expect("claimed");
+        assert_eq!(retaken.ids(), [cut_short.id]);
+        assert_eq!(retaken.claims[0].channel_attempts, 0);
+        // Nothing to release: no error.
+        store.release(&[], at(107)).expect("release nothing");
+    }
+
     fn a_completion_writes_each_row_its_own_values(db: &TestDb) {
         let store = db.store();
         let w = world(&store, "a");

@@ -31,7 +31,7 @@ struct World {
 }
 
 /// The configuration of a service that posts sms and email to `sink`.
-fn sink_env(sink: &Sink, extra: &[(&str, &str)]) -> Vec<(String, String)> {
+pub(crate) fn sink_env(sink: &Sink, extra: &[(&str, &str)]) -> Vec<(String, String)> {
     let mut env: Vec<(String, String)> = [
         ("OMNICHANNEL_JWT_SECRET", JWT_SECRET.to_owned()),
         ("OMNICHANNEL_CHANNELS__SMS__PROVIDER", "http".to_owned()),

@@ -28,12 +28,20 @@ mod db;
 #[cfg(test)]
 mod dispatch;
 #[cfg(test)]
+mod docs_page;
+#[cfg(test)]
 mod idempotency;
+#[cfg(test)]
+mod json_logs;
+#[cfg(test)]
+mod metrics;
 #[cfg(test)]
 mod public_api;
 #[cfg(test)]
 mod repository_contract;
 #[cfg(test)]
 mod secrets_in_logs;
+#[cfg(test)]
+mod shutdown;
 #[cfg(test)]
 mod sink;

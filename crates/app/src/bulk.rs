@@ -203,6 +203,12 @@ impl Bulk {
         } else {
             self.send_now(&template, &clients)?
         };
+        let status = if template.booked_for.is_some() {
+            CommunicationStatus::Booked
+        } else {
+            CommunicationStatus::NotSent
+        };
+        crate::metrics::created(crate::metrics::Via::Bulk, status, receipt.ids.len());
         if !receipt.ids.is_empty() {
             self.dispatch.notify_one();
         }

@@ -177,6 +177,7 @@ impl Communications {
             self.ports
                 .communications
                 .insert(&communication, &[created])?;
+            crate::metrics::created(crate::metrics::Via::Send, communication.status, 1);
             self.dispatch.notify_one();
             return Ok(communication);
         }
@@ -192,6 +193,7 @@ impl Communications {
             ChangeError::Invalid(errors) => SendError::Invalid(errors),
             other => SendError::Unexpected(anyhow::Error::new(other)),
         })?;
+        crate::metrics::created(crate::metrics::Via::Send, communication.status, 1);
         Ok(communication)
     }
 
@@ -488,6 +490,7 @@ impl Communications {
         };
         let event = Event::new(id, now, EventKind::Cancelled);
         self.write_if(&next, current.status, now, &[event])?;
+        crate::metrics::moved(CommunicationStatus::Cancelled, "", None);
         Ok(next)
     }
 
@@ -559,6 +562,7 @@ impl Communications {
             event = event.with_detail(detail);
         }
         self.write_if(&next, current.status, now, &[event])?;
+        crate::metrics::moved(to, "", next.status_reason);
         Ok(next)
     }
 

@@ -58,6 +58,9 @@ pub struct Job {
     pub channel_attempts: u32,
     pub outgoing: Outgoing,
     pub provider: Arc<dyn Provider>,
+    /// When the communication became due (its next attempt, else its date):
+    /// the dispatch lag is counted from it.
+    pub due: DateTime<Utc>,
 }
 
 impl std::fmt::Debug for Job {
@@ -77,6 +80,9 @@ pub struct Dispatcher {
     settings: DispatchSettings,
     /// Notified when a communication becomes due now.
     wake: Arc<Notify>,
+    /// On stop, how long the calls in flight may take before their leases
+    /// are given back; `None`: as long as they take.
+    shutdown_grace: Option<std::time::Duration>,
 }
 
 impl Dispatcher {
@@ -93,7 +99,16 @@ impl Dispatcher {
             clock,
             settings,
             wake,
+            shutdown_grace: None,
         }
+    }
+
+    /// On stop, waits at most `grace` for the calls in flight, then cancels
+    /// them and gives their leases back.
+    #[must_use]
+    pub fn with_shutdown_grace(mut self, grace: std::time::Duration) -> Self {
+        self.shutdown_grace = Some(grace);
+        self
     }
 
     /// The step of each claim at `now`, in order, and the provider calls to
@@ -171,6 +186,7 @@ impl Dispatcher {
                             message: c.message.as_str().to_owned(),
                         },
                         provider,
+                        due: c.next_attempt_at.unwrap_or(c.communication_date),
                     });
                     steps.push(Step::Reserve {
                         id: c.id,
@@ -252,7 +268,19 @@ impl Dispatcher {
 
     /// Calls the provider and records how the call ended.
     pub async fn call(&self, job: Job) -> Outcome {
+        let span = tracing::info_span!("dispatch", communication.id = %job.id, channel = %job.channel_code);
+        tracing::Instrument::instrument(self.call_in_span(job), span).await
+    }
+
+    /// [`Self::call`], inside the span of the communication.
+    async fn call_in_span(&self, job: Job) -> Outcome {
+        tracing::debug!("calling the provider");
+        let started = std::time::Instant::now();
         let result = job.provider.send(job.outgoing.clone()).await;
+        crate::metrics::provider_call(&job.channel_code, &result, started.elapsed());
+        if result.is_ok() {
+            crate::metrics::dispatch_lag(&job.channel_code, job.due, self.clock.now());
+        }
         if let Err(error) = &result {
             tracing::info!(communication.id = %job.id, channel = job.channel_code, %error, "provider call failed");
         }
@@ -267,13 +295,16 @@ impl Dispatcher {
             let now = this.clock.now();
             let lease_until = now + this.settings.lease;
             let mut jobs = Vec::new();
+            let mut moves = crate::metrics::StepMoves::default();
             let claimed = this
                 .queue
                 .claim(now, lease_until, limit, &mut |claims, snapshot| {
                     let (steps, planned) = this.plan(claims, snapshot, now);
                     jobs = planned;
+                    moves = crate::metrics::StepMoves::of(&steps);
                     steps
                 })?;
+            moves.record();
             Ok((claimed, jobs))
         };
         tokio::task::spawn_blocking(work)
@@ -290,6 +321,7 @@ impl Dispatcher {
         let low_water_permits = u32::try_from(low_water).unwrap_or(u32::MAX);
         let slots = Arc::new(Semaphore::new(concurrency));
         let (done, outcomes) = mpsc::unbounded_channel();
+        let mut in_flight = crate::in_flight::InFlight::default();
         let recorder = tokio::spawn(self.clone().record(outcomes));
         tracing::info!(concurrency, "dispatch started");
         while !*stop.borrow() {
@@ -311,12 +343,13 @@ impl Dispatcher {
                             break;
                         };
                         let this = self.clone();
-                        let done = done.clone();
-                        tokio::spawn(async move {
+                        let (id, lease) = (job.id, job.lease);
+                        let call = async move {
                             let outcome = this.call(job).await;
-                            drop(done.send(outcome));
                             drop(slot);
-                        });
+                            outcome
+                        };
+                        in_flight.spawn(id, lease, call, done.clone());
                     }
                     if claimed >= free {
                         continue;
@@ -337,12 +370,36 @@ impl Dispatcher {
                 _ = stop.changed() => {}
             }
         }
-        tracing::info!("dispatch stopping: waiting for the calls in flight");
-        let all = u32::try_from(concurrency).unwrap_or(u32::MAX);
-        drop(slots.acquire_many(all).await);
+        tracing::info!(grace = ?self.shutdown_grace, "dispatch stopping: waiting for the calls in flight");
+        let unfinished = in_flight.end(self.shutdown_grace).await;
         drop(done);
         drop(recorder.await);
+        self.release(unfinished).await;
         tracing::info!("dispatch stopped");
+    }
+
+    /// Gives back the leases of calls cancelled by a stop: the next worker
+    /// takes their communications at once.
+    async fn release(&self, unfinished: Vec<(CommunicationId, uuid::Uuid)>) {
+        if unfinished.is_empty() {
+            return;
+        }
+        let count = unfinished.len();
+        tracing::warn!(
+            count,
+            "the grace period ended: giving back the leases of the calls still in flight"
+        );
+        let queue = self.queue.clone();
+        let now = self.clock.now();
+        match tokio::task::spawn_blocking(move || queue.release(&unfinished, now)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => tracing::error!(
+                error = format!("{error:#}"),
+                count,
+                "giving back leases failed: they will end and the calls be made again"
+            ),
+            Err(error) => tracing::error!(%error, "the release task failed"),
+        }
     }
 
     /// How long to sleep when the queue has nothing more to claim now.
@@ -379,8 +436,9 @@ impl Dispatcher {
                 .any(|o| matches!(o, Outcome::GiveUpChannel { .. }));
             let queue = self.queue.clone();
             let count = batch.len();
-            match tokio::task::spawn_blocking(move || queue.complete(&batch)).await {
-                Ok(Ok(())) => {}
+            match tokio::task::spawn_blocking(move || queue.complete(&batch).map(|()| batch)).await
+            {
+                Ok(Ok(batch)) => crate::metrics::outcomes_written(&batch),
                 Ok(Err(error)) => tracing::error!(
                     error = format!("{error:#}"),
                     count,

@@ -13,6 +13,8 @@ pub mod dispatch;
 pub mod error;
 pub mod favorites;
 pub mod idempotency;
+mod in_flight;
+pub mod metrics;
 pub mod page;
 mod policy;
 pub mod rules;

@@ -460,6 +460,15 @@ pub trait DispatchQueue: Send + Sync {
     /// Writes each outcome whose lease still holds, counting one more
     /// provider call for each.
     fn complete(&self, outcomes: &[Outcome]) -> Result<(), RepoError>;
+    /// Gives back the leases of calls that did not end (a worker shutting
+    /// down): each communication whose lease is still the one given loses
+    /// its lease and its reservation and is due at `now`, so that the next
+    /// worker takes it at once; no event is appended.
+    fn release(
+        &self,
+        leases: &[(CommunicationId, uuid::Uuid)],
+        now: DateTime<Utc>,
+    ) -> Result<(), RepoError>;
     /// The earliest `due_at` of waiting or booked communications.
     fn next_due(&self) -> Result<Option<DateTime<Utc>>, RepoError>;
 }
@@ -613,4 +622,23 @@ pub trait IdempotencyRepository: Send + Sync {
     fn release(&self, reservation: &crate::idempotency::Reservation) -> Result<bool, RepoError>;
     /// Removes up to `limit` keys created before `before`; answers how many.
     fn delete_created_before(&self, before: DateTime<Utc>, limit: u32) -> Result<u64, RepoError>;
+}
+
+/// How many communications wait in the dispatch queue, by state.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct QueueCounts {
+    /// `not_sent` and due at the moment asked about: to claim now.
+    pub due: u64,
+    /// `not_sent` and due later: deferred, retrying, or claimed and in
+    /// flight (due again when their lease ends).
+    pub deferred: u64,
+    /// `booked`, whatever their date.
+    pub booked: u64,
+}
+
+/// The queue's size, for the metrics: read through the queue's partial
+/// `due_at` index only, never by a count over every communication.
+#[cfg_attr(feature = "mock", mockall::automock)]
+pub trait QueueGauges: Send + Sync {
+    fn queue_counts(&self, now: DateTime<Utc>) -> Result<QueueCounts, RepoError>;
 }

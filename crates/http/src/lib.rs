@@ -10,10 +10,12 @@ use omnichannel_app::Services;
 pub mod admin;
 pub mod auth;
 mod blocking;
+pub mod docs;
 pub mod dto;
 pub mod extract;
 pub mod health;
 pub mod idempotency;
+pub mod metrics;
 pub mod openapi;
 pub mod problem;
 pub mod public;
@@ -47,6 +49,7 @@ pub fn configure(services: Data<Services>) -> impl FnOnce(&mut ServiceConfig) {
                     .wrap(from_fn(auth::require_api_key))
                     .configure(public::routes),
             )
+            .configure(docs::routes)
             .default_service(web::to(unrouted::unrouted));
     }
 }

@@ -17,12 +17,12 @@ use crate::public::PublicApi;
         title = "omnichannel",
         description = "Self-hosted omnichannel communication service: clients, departments, policies and communications over SMS, messenger, e-mail and push."
     ),
-    paths(health::live, health::ready),
+    paths(health::live, health::ready, crate::metrics::scrape),
     nest(
         (path = "/api/admin/v1", api = AdminApi),
         (path = "/api/public/v1", api = PublicApi),
     ),
-    modifiers(&Security, &CommonAnswers),
+    modifiers(&Security, &CommonAnswers, &UniqueOperationIds),
     tags(
         (name = "auth", description = "Operators' logins and tokens"),
         (name = "operators", description = "Operators and API keys"),
@@ -157,6 +157,27 @@ fn problem_answer(description: &str) -> RefOr<utoipa::openapi::Response> {
             )
             .build(),
     )
+}
+
+/// The public API mounts the admin API's handlers, so both would carry the same
+/// `operationId`, which must be unique among all operations: clients
+/// generated from the document, and Swagger UI at `/api/docs`, which keys
+/// "Try it out" by it, would mix the two. The public ones get `public_` first.
+struct UniqueOperationIds;
+
+impl Modify for UniqueOperationIds {
+    fn modify(&self, openapi: &mut Document) {
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            if !path.starts_with("/api/public/") {
+                continue;
+            }
+            for operation in operations(item) {
+                if let Some(id) = operation.operation_id.as_mut() {
+                    id.insert_str(0, "public_");
+                }
+            }
+        }
+    }
 }
 
 #[cfg(test)]

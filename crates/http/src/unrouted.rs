@@ -25,6 +25,9 @@ fn routes() -> &'static [Route] {
             .paths
             .paths
             .iter()
+            // Mounted by the server only when `[metrics]` puts it beside the
+            // API: switched off or bound elsewhere, it is not there at all.
+            .filter(|(path, _)| path.as_str() != "/metrics")
             .map(|(path, item)| Route {
                 segments: path
                     .split('/')

@@ -3,7 +3,6 @@
 use std::io::BufRead;
 use std::path::PathBuf;
 
-use actix_web::dev::ServerHandle;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 
@@ -60,14 +59,23 @@ pub enum ApiKeyCommand {
 }
 
 impl Cli {
+    /// Reads the configuration, installs the logging it asks for (the
+    /// default format when it cannot be read), and runs the command.
     pub async fn run(self) -> anyhow::Result<()> {
+        let config = Config::load(self.config.as_deref());
+        crate::telemetry::init(config.as_ref().map(|c| c.log.format).unwrap_or_default());
         let mut stdin = std::io::stdin().lock();
-        self.run_with(&mut stdin).await
+        self.execute(&config?, &mut stdin).await
     }
 
     /// Runs the command; `input` is where a password is read from.
     pub async fn run_with(self, input: &mut dyn BufRead) -> anyhow::Result<()> {
         let config = Config::load(self.config.as_deref())?;
+        self.execute(&config, input).await
+    }
+
+    async fn execute(self, config: &Config, input: &mut dyn BufRead) -> anyhow::Result<()> {
+        let config = config.clone();
         match self.command {
             Command::Serve => serve(&config).await,
             Command::Worker => work(&config).await,
@@ -121,17 +129,16 @@ fn read_password(input: &mut dyn BufRead) -> anyhow::Result<String> {
 async fn serve(config: &Config) -> anyhow::Result<()> {
     tracing::debug!(?config, "configuration");
     let application = Application::build(config, Bootstrap::from_env()).await?;
-    let handle = application.handle();
-    actix_web::rt::spawn(stop_on_signal(handle));
     application
-        .run_until_stopped()
+        .run_until(signalled())
         .await
         .context("the server stopped with an error")?;
     tracing::info!("stopped");
     Ok(())
 }
 
-/// Dispatch alone until `SIGTERM` or `SIGINT`, then let the calls in flight end.
+/// Dispatch alone until `SIGTERM` or `SIGINT`, then let the calls in flight
+/// end within `shutdown_grace_secs` (the others' leases are given back).
 async fn work(config: &Config) -> anyhow::Result<()> {
     tracing::debug!(?config, "configuration");
     let store = open_store(config).await?;
@@ -141,12 +148,6 @@ async fn work(config: &Config) -> anyhow::Result<()> {
     workers.stop().await;
     tracing::info!("stopped");
     Ok(())
-}
-
-/// `SIGTERM` or `SIGINT`: stop taking connections, finish the requests in flight, exit.
-async fn stop_on_signal(handle: ServerHandle) {
-    signalled().await;
-    handle.stop(true).await;
 }
 
 /// Until `SIGTERM` or `SIGINT` arrives.

@@ -3,6 +3,8 @@
 
 pub mod cli;
 pub mod config;
+pub mod metrics;
 pub mod pipeline;
+pub mod request_log;
 pub mod startup;
 pub mod telemetry;

@@ -1,11 +1,10 @@
 use clap::Parser;
 use omnichannel_server::cli::Cli;
-use omnichannel_server::telemetry;
 
 #[actix_web::main]
 async fn main() -> std::process::ExitCode {
+    // The logging is installed once the configuration is read.
     let cli = Cli::parse();
-    telemetry::init();
     match cli.run().await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(error) => {

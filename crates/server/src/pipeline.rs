@@ -105,13 +105,16 @@ impl Workers {
         store: &Store,
         pipeline: &PipelineSettings,
     ) -> anyhow::Result<Self> {
-        let dispatcher = Arc::new(Dispatcher::new(
-            Arc::new(store.clone()),
-            pipeline.channels.clone(),
-            Arc::new(SystemClock),
-            dispatch_settings(config),
-            pipeline.wake.clone(),
-        ));
+        let dispatcher = Arc::new(
+            Dispatcher::new(
+                Arc::new(store.clone()),
+                pipeline.channels.clone(),
+                Arc::new(SystemClock),
+                dispatch_settings(config),
+                pipeline.wake.clone(),
+            )
+            .with_shutdown_grace(config.shutdown_grace()),
+        );
         let wake = pipeline.wake.clone();
         let listener = omnichannel_storage::Listener::start(&config.database_url, move || {
             wake.notify_one();
@@ -131,7 +134,9 @@ impl Workers {
         })
     }
 
-    /// Claims no more, waits for the calls in flight and records them.
+    /// Claims no more, waits for the calls in flight and records them; those
+    /// still running after `shutdown_grace_secs` are cancelled and their
+    /// leases given back.
     pub async fn stop(self) {
         self.stop.send_replace(true);
         if let Err(error) = self.task.await {

@@ -4,7 +4,6 @@ use std::net::TcpListener;
 use std::sync::Arc;
 
 use actix_web::dev::{Server, ServerHandle};
-use actix_web::middleware::Logger;
 use actix_web::web::Data;
 use actix_web::{App, HttpServer};
 use anyhow::Context;
@@ -101,6 +100,8 @@ pub struct Application {
     server: Server,
     port: u16,
     workers: Option<Workers>,
+    /// The metrics' sampling and own listener, stopped when dropped.
+    _metrics: Option<crate::metrics::Running>,
 }
 
 impl Application {
@@ -130,17 +131,26 @@ impl Application {
         let listener = TcpListener::bind(&config.bind)
             .with_context(|| format!("cannot listen on {}", config.bind))?;
         let port = listener.local_addr()?.port();
+        let (running_metrics, metrics) = crate::metrics::start(&config.metrics, &store)?;
         let server = HttpServer::new(move || {
+            let metrics = metrics.clone();
             App::new()
+                .configure(move |cfg| {
+                    if let Some(metrics) = metrics {
+                        metrics.routes()(cfg);
+                    }
+                })
                 .wrap(omnichannel_http::problem_fallback())
+                .wrap(actix_web::middleware::from_fn(
+                    omnichannel_http::metrics::record,
+                ))
                 // One line a request, inside the request's span.
-                .wrap(Logger::new("%r %s %b bytes %D ms"))
-                .wrap(TracingLogger::default())
+                .wrap(TracingLogger::<crate::request_log::RequestLog>::new())
                 .configure(omnichannel_http::configure(services.clone()))
         })
         .listen(listener)?
         .disable_signals()
-        .shutdown_timeout(30)
+        .shutdown_timeout(config.shutdown_grace_secs)
         .run();
         tracing::info!(address = %config.bind, port, "listening");
         let workers = if config.worker.enabled {
@@ -152,6 +162,7 @@ impl Application {
             server,
             port,
             workers,
+            _metrics: running_metrics,
         })
     }
 
@@ -162,6 +173,30 @@ impl Application {
 
     pub fn handle(&self) -> ServerHandle {
         self.server.handle()
+    }
+
+    /// Serves until `stop` ends, then stops the HTTP server (which finishes
+    /// the requests in flight) and the workers at once, each within
+    /// `shutdown_grace_secs`. A server stopped otherwise stops the workers.
+    pub async fn run_until(self, stop: impl Future<Output = ()>) -> std::io::Result<()> {
+        let handle = self.server.handle();
+        let mut server = self.server;
+        tokio::select! {
+            served = &mut server => {
+                if let Some(workers) = self.workers {
+                    workers.stop().await;
+                }
+                return served;
+            }
+            () = stop => {}
+        }
+        let workers = async {
+            if let Some(workers) = self.workers {
+                workers.stop().await;
+            }
+        };
+        let ((), (), served) = tokio::join!(handle.stop(true), workers, server);
+        served
     }
 
     /// Serves until the handle stops the server, then stops the workers.

@@ -21,4 +21,4 @@ mod store;
 pub use error::StorageError;
 pub use listen::Listener;
 pub use repositories::DISPATCH_CHANNEL;
-pub use store::{Backend, PoolOptions, Store};
+pub use store::{Backend, PoolOptions, PoolState, Store};

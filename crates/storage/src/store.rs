@@ -36,6 +36,15 @@ impl Default for PoolOptions {
     }
 }
 
+/// The pool at one moment: open connections, of which idle, and the most
+/// it opens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolState {
+    pub max_size: u32,
+    pub connections: u32,
+    pub idle: u32,
+}
+
 /// How long the health check waits for a connection.
 const HEALTH_CHECK_TIMEOUT: Duration = Duration::from_secs(2);
 
@@ -87,6 +96,17 @@ impl Store {
             .build_unchecked(manager);
         tracing::debug!(database = %redacted, "database pool opened");
         Ok(Self { pool, backend })
+    }
+
+    /// The pool's connections, as r2d2 counts them (it does not count the
+    /// callers waiting for one).
+    pub fn pool_state(&self) -> PoolState {
+        let state = self.pool.state();
+        PoolState {
+            max_size: self.pool.max_size(),
+            connections: state.connections,
+            idle: state.idle_connections,
+        }
     }
 
     pub fn backend(&self) -> Backend {

@@ -11,7 +11,7 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::Text;
 use omnichannel_domain::ports::{Claim, DispatchQueue, Outcome, Planner, RepoError, Step};
-use omnichannel_domain::{CommunicationStatus, Event, StatusReason};
+use omnichannel_domain::{CommunicationId, CommunicationStatus, Event, StatusReason};
 use uuid::Uuid;
 
 use super::bound_sql::{BoundSql, Value};
@@ -466,6 +466,47 @@ impl DispatchQueue for Store {
         self.with_conn(|conn| {
             conn.transaction(|conn| writes.write(conn))
                 .map_err(unexpected)
+        })
+    }
+
+    /// In one transaction, one `UPDATE` per lease; a communication whose
+    /// lease was taken over, completed or released is left as it is.
+    fn release(
+        &self,
+        leases: &[(CommunicationId, Uuid)],
+        now: DateTime<Utc>,
+    ) -> Result<(), RepoError> {
+        use communications::dsl as c;
+        if leases.is_empty() {
+            return Ok(());
+        }
+        let mut by_lease: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for (id, lease) in leases {
+            by_lease.entry(db_id(*lease)).or_default().push(db_id(*id));
+        }
+        let now = db_time(now);
+        self.with_conn(|conn| {
+            conn.transaction(|conn| {
+                for (lease, ids) in &by_lease {
+                    for ids in ids.chunks(ROWS_PER_STATEMENT) {
+                        diesel::update(
+                            c::communications
+                                .filter(c::id.eq_any(ids))
+                                .filter(c::lease_id.eq(lease)),
+                        )
+                        .set((
+                            c::counted_at.eq(None::<NaiveDateTime>),
+                            c::due_at.eq(Some(now)),
+                            c::lease_id.eq(None::<String>),
+                            c::lease_until.eq(None::<NaiveDateTime>),
+                            c::updated_at.eq(now),
+                        ))
+                        .execute(conn)?;
+                    }
+                }
+                notify_dispatch(conn)
+            })
+            .map_err(unexpected)
         })
     }
 

@@ -15,6 +15,7 @@ mod favorite_sources;
 mod idempotency;
 mod login_attempts;
 mod policy_snapshot;
+mod queue_gauges;
 mod refresh_tokens;
 mod rules;
 mod settings;
