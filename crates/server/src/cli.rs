@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 
-use crate::config::Config;
+use crate::config::{Config, MetricsConfig};
 use crate::pipeline::{Workers, pipeline_settings};
 use crate::startup::{Application, Bootstrap, open_store, services};
 
@@ -143,6 +143,19 @@ async fn work(config: &Config) -> anyhow::Result<()> {
     tracing::debug!(?config, "configuration");
     let store = open_store(config).await?;
     let pipeline = pipeline_settings(config, Default::default())?;
+    // Without the API, the metrics get a listener of their own: `metrics.bind`,
+    // else `bind`.
+    let metrics = MetricsConfig {
+        bind: Some(
+            config
+                .metrics
+                .bind
+                .clone()
+                .unwrap_or_else(|| config.bind.clone()),
+        ),
+        ..config.metrics.clone()
+    };
+    let _metrics = crate::metrics::start(&metrics, &store)?;
     let workers = Workers::start(config, &store, &pipeline)?;
     signalled().await;
     workers.stop().await;
