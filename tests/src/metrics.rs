@@ -212,6 +212,7 @@ both_backends! {
             "{after}"
         );
         assert!(after.contains("omnichannel_db_pool_connections{state=\"max\"}"), "{after}");
+        assert!(after.contains("omnichannel_db_pool_connections{state=\"waiting\"}"), "{after}");
         assert!(after.contains("process_"), "the process's own metrics: {after}");
         assert_eq!(has_uuid_label(&after), None, "{after}");
         assert!(!after.contains(&id));

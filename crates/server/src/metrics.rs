@@ -119,7 +119,7 @@ fn describe() {
     );
     metrics::describe_gauge!(
         DB_POOL,
-        "The database pool: open, idle and in-use connections, and the most it opens (r2d2 does not count waiters)."
+        "The database pool: open, idle and in-use connections, the most it opens, and the callers waiting for one."
     );
 }
 
@@ -178,6 +178,7 @@ fn record_pool(store: &Store) {
         ("idle", pool.idle),
         ("in_use", in_use),
         ("max", pool.max_size),
+        ("waiting", pool.waiting),
     ] {
         metrics::gauge!(DB_POOL, "state" => state).set(f64::from(value));
     }

@@ -1,5 +1,7 @@
 //! The store: a pool of connections to one database, its set-up and health.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use diesel::RunQueryDsl;
@@ -43,6 +45,8 @@ pub struct PoolState {
     pub max_size: u32,
     pub connections: u32,
     pub idle: u32,
+    /// Callers waiting for a connection of the pool at that moment.
+    pub waiting: u32,
 }
 
 /// How long the health check waits for a connection.
@@ -54,6 +58,8 @@ const HEALTH_CHECK_TIMEOUT: Duration = Duration::from_secs(2);
 pub struct Store {
     pool: Pool<ConnectionManager>,
     backend: Backend,
+    /// Callers of `with_conn` waiting for a connection (r2d2 does not count them).
+    waiting: Arc<AtomicU32>,
 }
 
 impl std::fmt::Debug for Store {
@@ -95,7 +101,11 @@ impl Store {
             .error_handler(Box::new(LogPoolError))
             .build_unchecked(manager);
         tracing::debug!(database = %redacted, "database pool opened");
-        Ok(Self { pool, backend })
+        Ok(Self {
+            pool,
+            backend,
+            waiting: Arc::default(),
+        })
     }
 
     /// The pool's connections, as r2d2 counts them (it does not count the
@@ -106,6 +116,7 @@ impl Store {
             max_size: self.pool.max_size(),
             connections: state.connections,
             idle: state.idle_connections,
+            waiting: self.waiting.load(Ordering::Relaxed),
         }
     }
 
@@ -137,7 +148,10 @@ impl Store {
         &self,
         call: impl FnOnce(&mut DbConnection) -> Result<T, RepoError>,
     ) -> Result<T, RepoError> {
-        let mut conn = self.pool.get().map_err(|error| {
+        self.waiting.fetch_add(1, Ordering::Relaxed);
+        let conn = self.pool.get();
+        self.waiting.fetch_sub(1, Ordering::Relaxed);
+        let mut conn = conn.map_err(|error| {
             unexpected(anyhow::Error::new(error).context("no database connection"))
         })?;
         call(&mut conn)
