@@ -249,6 +249,41 @@ impl TestApp {
             .to_owned()
     }
 
+    /// A new department that prefers `sources`, in that order, for the type
+    /// `type_id`; answers its id.
+    pub async fn department_preferring(
+        &self,
+        name: &str,
+        type_id: &str,
+        sources: &[&str],
+    ) -> String {
+        let department = self
+            .create("departments", &serde_json::json!({"name": name}))
+            .await["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let items: Vec<Value> = sources
+            .iter()
+            .zip(1..)
+            .map(|(source, priority)| {
+                serde_json::json!({
+                    "communication_type_id": type_id,
+                    "communication_source_id": source,
+                    "priority": priority,
+                })
+            })
+            .collect();
+        let put = self
+            .put(
+                &format!("{ADMIN}/departments/{department}/favorite-sources"),
+                &serde_json::json!({"items": items}),
+            )
+            .await;
+        assert_eq!(put.status, 200, "{put:?}");
+        department
+    }
+
     /// Creates through the admin API and answers the new object, asserting `201`.
     pub async fn create(&self, collection: &str, body: &Value) -> Value {
         let reply = self.post(&format!("{ADMIN}/{collection}"), body).await;

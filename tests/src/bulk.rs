@@ -51,17 +51,7 @@ impl World {
     async fn on(app: TestApp) -> Self {
         let mass = app.seeded("communication-types", "mass").await;
         let sms = app.seeded("communication-sources", "sms").await;
-        let department = id_of(&app.create("departments", &json!({"name": "Sales"})).await);
-        let favorites = json!({"items": [
-            {"communication_type_id": mass, "communication_source_id": sms, "priority": 1},
-        ]});
-        let put = app
-            .put(
-                &format!("{ADMIN}/departments/{department}/favorite-sources"),
-                &favorites,
-            )
-            .await;
-        assert_eq!(put.status, 200, "{put:?}");
+        let department = app.department_preferring("Sales", &mass, &[&sms]).await;
         Self {
             app,
             department,

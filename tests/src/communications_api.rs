@@ -42,23 +42,6 @@ struct World {
     sms: String,
 }
 
-/// A new department that sends `mass` by sms: a booking is accepted only if
-/// dispatch could send it then, on a channel.
-async fn department_by_sms(app: &TestApp, name: &str, mass: &str, sms: &str) -> String {
-    let department = id_of(&app.create("departments", &json!({"name": name})).await);
-    let favorites = json!({"items": [
-        {"communication_type_id": mass, "communication_source_id": sms, "priority": 1},
-    ]});
-    let put = app
-        .put(
-            &format!("{ADMIN}/departments/{department}/favorite-sources"),
-            &favorites,
-        )
-        .await;
-    assert_eq!(put.status, 200, "{put:?}");
-    department
-}
-
 fn id_of(value: &Value) -> String {
     value["id"].as_str().unwrap().to_owned()
 }
@@ -111,7 +94,7 @@ impl World {
         .await;
         let mass = app.seeded("communication-types", "mass").await;
         let sms = app.seeded("communication-sources", "sms").await;
-        let department = department_by_sms(&app, "Sales", &mass, &sms).await;
+        let department = app.department_preferring("Sales", &mass, &[&sms]).await;
         let user = id_of(
             &app.create(
                 "users",
@@ -569,7 +552,7 @@ both_backends! {
         let other_user = id_of(
             &world.app.create("users", &json!({"first_name": "Bob", "phone": "+15557654321"})).await,
         );
-        let other_department = department_by_sms(&world.app, "Support", &world.mass, &world.sms).await;
+        let other_department = world.app.department_preferring("Support", &world.mass, &[&world.sms]).await;
 
         let mut body = world.body("Now");
         body["communication_source_id"] = json!(world.sms);

@@ -81,21 +81,9 @@ impl World {
         let mass = app.seeded("communication-types", "mass").await;
         let sms = app.seeded("communication-sources", "sms").await;
         let email = app.seeded("communication-sources", "email").await;
-        let department = app.create("departments", &json!({"name": "Sales"})).await["id"]
-            .as_str()
-            .unwrap()
-            .to_owned();
-        let favorites = json!({"items": [
-            {"communication_type_id": mass, "communication_source_id": sms, "priority": 1},
-            {"communication_type_id": mass, "communication_source_id": email, "priority": 2},
-        ]});
-        let put = app
-            .put(
-                &format!("{ADMIN}/departments/{department}/favorite-sources"),
-                &favorites,
-            )
+        let department = app
+            .department_preferring("Sales", &mass, &[&sms, &email])
             .await;
-        assert_eq!(put.status, 200, "{put:?}");
         let user = app
             .create(
                 "users",

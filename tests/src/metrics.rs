@@ -75,20 +75,7 @@ async fn scrape_until(url: &str, done: impl Fn(&str) -> bool) -> String {
 async fn send_one(app: &TestApp) -> String {
     let mass = app.seeded("communication-types", "mass").await;
     let sms = app.seeded("communication-sources", "sms").await;
-    let department = app.create("departments", &json!({"name": "Sales"})).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let favorites = json!({"items": [
-        {"communication_type_id": mass, "communication_source_id": sms, "priority": 1},
-    ]});
-    let put = app
-        .put(
-            &format!("{ADMIN}/departments/{department}/favorite-sources"),
-            &favorites,
-        )
-        .await;
-    assert_eq!(put.status, 200, "{put:?}");
+    let department = app.department_preferring("Sales", &mass, &[&sms]).await;
     let user = app
         .create(
             "users",

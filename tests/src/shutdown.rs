@@ -125,20 +125,7 @@ async fn log_in(base: &str) -> (reqwest::Client, String) {
 pub(crate) async fn fixtures(app: &TestApp) -> Value {
     let mass = app.seeded("communication-types", "mass").await;
     let sms = app.seeded("communication-sources", "sms").await;
-    let department = app.create("departments", &json!({"name": "Sales"})).await["id"].clone();
-    let favorites = json!({"items": [
-        {"communication_type_id": mass, "communication_source_id": sms, "priority": 1},
-    ]});
-    let put = app
-        .put(
-            &format!(
-                "{ADMIN}/departments/{}/favorite-sources",
-                department.as_str().unwrap()
-            ),
-            &favorites,
-        )
-        .await;
-    assert_eq!(put.status, 200, "{put:?}");
+    let department = app.department_preferring("Sales", &mass, &[&sms]).await;
     let user = app
         .create(
             "users",

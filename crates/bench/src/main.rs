@@ -280,35 +280,7 @@ async fn main() -> anyhow::Result<()> {
     let handle = app.handle();
     let serving = tokio::spawn(app.run_until_stopped());
     let client = login(&base).await?;
-    let types = client
-        .call(reqwest::Method::GET, "/communication-types", None)
-        .await?;
-    let sources = client
-        .call(reqwest::Method::GET, "/communication-sources", None)
-        .await?;
-    let code = |list: &Value, code: &str| -> anyhow::Result<String> {
-        list["items"]
-            .as_array()
-            .and_then(|items| items.iter().find(|i| i["code"] == code))
-            .map(id)
-            .context("a seeded entry is missing")?
-    };
-    let mass = code(&types, "mass")?;
-    let sms = code(&sources, "sms")?;
-    let department = id(&client
-        .call(
-            reqwest::Method::POST,
-            "/departments",
-            Some(json!({"name": "Bench"})),
-        )
-        .await?)?;
-    client
-        .call(
-            reqwest::Method::PUT,
-            &format!("/departments/{department}/favorite-sources"),
-            Some(json!({"items": [{"communication_type_id": mass, "communication_source_id": sms, "priority": 1}]})),
-        )
-        .await?;
+    let (department, mass) = department(&client).await?;
     let users: Vec<String> = futures_util::stream::iter(0..args.users)
         .map(|i| {
             let client = &client;
@@ -415,7 +387,7 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The seeded `mass` type and a department that sends it by sms.
+/// A department that sends the seeded `mass` type by sms: its id and the type's.
 async fn department(client: &Client) -> anyhow::Result<(String, String)> {
     let types = client
         .call(reqwest::Method::GET, "/communication-types", None)
