@@ -337,6 +337,33 @@ both_backends! {
         assert_eq!(communications.events(item.id).expect("events").len(), events.len());
     }
 
+    fn a_communication_is_found_by_its_provider_message_id(db: &TestDb) {
+        let store = db.store();
+        let communications: &dyn CommunicationRepository = &store;
+        let w = world(&store, "a");
+        let mut older = sent(&w, at(30));
+        older.provider_message_id = Some("SM-shared".to_owned());
+        let mut newer = sent(&w, at(40));
+        newer.provider_message_id = Some("SM-shared".to_owned());
+        newer.created_at = at(5);
+        let mut other = sent(&w, at(50));
+        other.provider_message_id = Some("SM-other".to_owned());
+        let none = waiting(&w, at(10));
+        store_all(&store, &[&older, &newer, &other, &none]);
+
+        let found = |id: &str| {
+            communications
+                .find_by_provider_message_id(id)
+                .expect("find")
+                .map(|c| c.id)
+        };
+        assert_eq!(found("SM-other"), Some(other.id));
+        // Two answers of one id: the newest communication.
+        assert_eq!(found("SM-shared"), Some(newer.id));
+        assert_eq!(found("SM-missing"), None);
+        assert_eq!(found(""), None);
+    }
+
     fn a_failed_insert_stores_nothing(db: &TestDb) {
         let store = db.store();
         let communications: &dyn CommunicationRepository = &store;

@@ -38,6 +38,8 @@ mod metrics;
 #[cfg(test)]
 mod public_api;
 #[cfg(test)]
+mod real_channels;
+#[cfg(test)]
 mod repository_contract;
 #[cfg(test)]
 mod secrets_in_logs;

@@ -527,6 +527,45 @@ impl Communications {
             return Err(ChangeError::Invalid(errors));
         };
         let current = self.find(id)?;
+        self.apply_receipt(current, to, detail)
+    }
+
+    /// A provider's delivery receipt for the communication it knows as
+    /// `provider_message_id`: `to` is `delivered`, `read` or `failed`, moved
+    /// along the arrows as [`Communications::update_status`] does.
+    /// `NotFound` when no communication has that id.
+    pub fn receipt(
+        &self,
+        provider_message_id: &str,
+        to: CommunicationStatus,
+        detail: Option<String>,
+    ) -> Result<Communication, ChangeError> {
+        if !matches!(
+            to,
+            CommunicationStatus::Delivered
+                | CommunicationStatus::Read
+                | CommunicationStatus::Failed
+        ) {
+            let mut errors = ValidationErrors::new();
+            errors.add("status", "must be one of: delivered, read, failed");
+            return Err(ChangeError::Invalid(errors));
+        }
+        let detail = detail.map(|d| d.chars().take(MAX_DETAIL_CHARS).collect());
+        let current = self
+            .ports
+            .communications
+            .find_by_provider_message_id(provider_message_id)?
+            .ok_or(ChangeError::NotFound)?;
+        self.apply_receipt(current, to, detail)
+    }
+
+    fn apply_receipt(
+        &self,
+        current: Communication,
+        to: CommunicationStatus,
+        detail: Option<String>,
+    ) -> Result<Communication, ChangeError> {
+        let id = current.id;
         let transition = current
             .status
             .apply_receipt(to)

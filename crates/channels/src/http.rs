@@ -13,11 +13,12 @@ use std::time::{Duration, Instant};
 
 use omnichannel_domain::ports::{BoxFuture, Delivery, Outgoing, Provider, ProviderError};
 use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
-use reqwest::{Response, StatusCode, redirect};
+use reqwest::{Response, redirect};
 use serde::{Deserialize, Serialize};
 use url::Url;
 
 use crate::BuildError;
+use crate::web::{endpoint, failure, innermost_cause, is_transient, parse_url};
 
 /// Headers the provider sets itself, which the configuration may not.
 const RESERVED_HEADERS: [&str; 6] = [
@@ -177,12 +178,6 @@ async fn answer(response: Response) -> Result<Delivery, ProviderError> {
     }
 }
 
-fn is_transient(status: StatusCode) -> bool {
-    status == StatusCode::REQUEST_TIMEOUT
-        || status == StatusCode::TOO_MANY_REQUESTS
-        || status.is_server_error()
-}
-
 /// The id of a `{"provider_message_id": "..."}` answer; `None` for any other
 /// answer, which is still a success.
 async fn provider_message_id(mut response: Response) -> Option<String> {
@@ -208,60 +203,6 @@ async fn provider_message_id(mut response: Response) -> Option<String> {
         .ok()
         .and_then(|answer| answer.provider_message_id)
         .filter(|id| !id.is_empty())
-}
-
-/// A request that got no answer. `error` has no URL.
-fn failure(error: reqwest::Error, timeout: Duration) -> ProviderError {
-    if error.is_timeout() {
-        ProviderError::Transient(format!("timed out after {} ms", timeout.as_millis()))
-    } else if error.is_connect() {
-        ProviderError::Transient(format!("connection failed: {}", innermost_cause(&error)))
-    } else if error.is_builder() {
-        ProviderError::Permanent(format!(
-            "the request cannot be built: {}",
-            innermost_cause(&error)
-        ))
-    } else {
-        ProviderError::Transient(format!("request failed: {}", innermost_cause(&error)))
-    }
-}
-
-/// The most precise text of an error: that of the last error of its chain
-/// (`Connection refused (os error 111)` rather than `client error (Connect)`).
-fn innermost_cause(error: &reqwest::Error) -> String {
-    let mut cause: &dyn std::error::Error = error;
-    while let Some(source) = cause.source() {
-        cause = source;
-    }
-    cause.to_string()
-}
-
-fn parse_url(text: &str) -> Result<Url, BuildError> {
-    let url = Url::parse(text).map_err(|error| BuildError::InvalidUrl(error.to_string()))?;
-    match url.scheme() {
-        "http" | "https" => {}
-        other => return Err(BuildError::UnsupportedScheme(other.to_owned())),
-    }
-    if url.host_str().is_none_or(str::is_empty) {
-        return Err(BuildError::InvalidUrl("it has no host".to_owned()));
-    }
-    Ok(url)
-}
-
-/// `scheme://host:port/path` of a URL: no credentials, query nor fragment.
-fn endpoint(url: &Url) -> String {
-    let mut shown = url.clone();
-    // Both only fail for URLs that cannot have credentials: nothing to remove.
-    let _ = shown.set_username("");
-    let _ = shown.set_password(None);
-    shown.set_query(None);
-    shown.set_fragment(None);
-    shown.to_string()
-}
-
-/// What `Debug` shows of a configured URL: its endpoint, or that it is invalid.
-pub(crate) fn redact_url(text: &str) -> String {
-    Url::parse(text).map_or_else(|_| "<invalid URL>".to_owned(), |url| endpoint(&url))
 }
 
 #[cfg(test)]

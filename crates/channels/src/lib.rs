@@ -1,10 +1,12 @@
 //! The providers that send messages, behind the domain's `Provider` port
 //! (SPEC.md §4): `log` writes them to the server log, `none` switches a
-//! channel off, `http` posts them to a JSON webhook.
+//! channel off, `http` posts them to a JSON webhook, and `smtp`, `twilio`,
+//! `whatsapp` and `fcm` speak their services' own protocols.
 //!
 //! The server turns its configuration into one [`ProviderSpec`] per channel
 //! and asks [`build`] for the provider. A new kind of provider is a module of
-//! its own, a variant of `ProviderSpec` and one arm in `build`.
+//! its own, a variant of `ProviderSpec` and one arm in `build`
+//! (docs/providers.md).
 
 use std::fmt;
 use std::sync::Arc;
@@ -12,11 +14,24 @@ use std::time::Duration;
 
 use omnichannel_domain::ports::Provider;
 
+#[cfg(any(test, feature = "fakes"))]
+pub mod fakes;
+pub mod fcm;
 mod http;
 mod log;
+pub mod smtp;
+#[cfg(test)]
+mod test_logs;
+pub mod twilio;
+mod web;
+pub mod whatsapp;
 
+use fcm::{FcmProvider, FcmSpec};
 use http::HttpProvider;
 use log::LogProvider;
+use smtp::{SmtpProvider, SmtpSpec};
+use twilio::{TwilioProvider, TwilioSpec};
+use whatsapp::{WhatsappProvider, WhatsappSpec};
 
 /// What the configuration says about one channel's provider.
 #[derive(Clone, PartialEq, Eq)]
@@ -33,20 +48,32 @@ pub enum ProviderSpec {
         /// Sent with every request; the values are secrets.
         headers: Vec<(String, String)>,
     },
+    /// E-mail over SMTP.
+    Smtp(SmtpSpec),
+    /// SMS through Twilio's Messages API.
+    Twilio(TwilioSpec),
+    /// The messenger channel through the WhatsApp Cloud API.
+    Whatsapp(WhatsappSpec),
+    /// Push through Firebase Cloud Messaging HTTP v1.
+    Fcm(FcmSpec),
 }
 
 impl ProviderSpec {
-    /// The kind's name in the configuration: `log`, `none`, `http`.
+    /// The kind's name in the configuration: `log`, `none`, `http`, …
     pub fn kind(&self) -> &'static str {
         match self {
             Self::Log => "log",
             Self::None => "none",
             Self::Http { .. } => "http",
+            Self::Smtp(_) => "smtp",
+            Self::Twilio(_) => "twilio",
+            Self::Whatsapp(_) => "whatsapp",
+            Self::Fcm(_) => "fcm",
         }
     }
 }
 
-/// Shows the header names only.
+/// Shows no secret: header names only, `***` for tokens and passwords.
 impl fmt::Debug for ProviderSpec {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -58,10 +85,14 @@ impl fmt::Debug for ProviderSpec {
                 headers,
             } => f
                 .debug_struct("Http")
-                .field("url", &http::redact_url(url))
+                .field("url", &web::redact_url(url))
                 .field("timeout", timeout)
                 .field("headers", &Redacted(headers))
                 .finish(),
+            Self::Smtp(spec) => spec.fmt(f),
+            Self::Twilio(spec) => spec.fmt(f),
+            Self::Whatsapp(spec) => spec.fmt(f),
+            Self::Fcm(spec) => spec.fmt(f),
         }
     }
 }
@@ -97,9 +128,27 @@ pub enum BuildError {
     ReservedHeader(String),
     #[error("the timeout must be longer than zero")]
     ZeroTimeout,
+    /// An `smtp` channel's `from` is neither `addr@example.com` nor
+    /// `Name <addr@example.com>`; `reason` is the parser's.
+    #[error("{address:?} is not a valid e-mail address: {reason}")]
+    InvalidAddress { address: String, reason: String },
+    /// A certificate or the TLS settings of an `smtp` channel cannot be used.
+    #[error("the TLS settings cannot be used: {0}")]
+    Tls(String),
     /// The HTTP client could not be made (its TLS backend failed to start).
     #[error("the HTTP client cannot be built: {0}")]
     Client(String),
+    /// An `fcm` channel's service account file cannot be used: `problem`
+    /// names the field at fault, never the key.
+    #[error("the service account file {file} {problem}")]
+    ServiceAccount { file: String, problem: String },
+    /// A setting the provider cannot use: `setting` is its name in the
+    /// configuration, `reason` says why without repeating its value.
+    #[error("{setting} is invalid: {reason}")]
+    InvalidSetting {
+        setting: &'static str,
+        reason: &'static str,
+    },
 }
 
 /// The provider `spec` describes; `None` when the channel is switched off.
@@ -112,6 +161,10 @@ pub fn build(spec: &ProviderSpec) -> Result<Option<Arc<dyn Provider>>, BuildErro
             timeout,
             headers,
         } => Some(Arc::new(HttpProvider::new(url, *timeout, headers)?)),
+        ProviderSpec::Smtp(spec) => Some(Arc::new(SmtpProvider::new(spec)?)),
+        ProviderSpec::Twilio(spec) => Some(Arc::new(TwilioProvider::new(spec)?)),
+        ProviderSpec::Whatsapp(spec) => Some(Arc::new(WhatsappProvider::new(spec)?)),
+        ProviderSpec::Fcm(spec) => Some(Arc::new(FcmProvider::new(spec)?)),
     })
 }
 

@@ -27,35 +27,10 @@ impl Provider for LogProvider {
 mod tests {
     #![allow(clippy::expect_used, clippy::unwrap_used)]
 
-    use std::io;
-    use std::sync::{Arc, Mutex};
-
     use omnichannel_domain::ids::{CommunicationId, DepartmentId, UserId};
-    use tracing_subscriber::fmt::MakeWriter;
 
     use super::*;
-
-    #[derive(Clone, Default)]
-    struct Captured(Arc<Mutex<Vec<u8>>>);
-
-    impl io::Write for Captured {
-        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(buf);
-            Ok(buf.len())
-        }
-
-        fn flush(&mut self) -> io::Result<()> {
-            Ok(())
-        }
-    }
-
-    impl<'a> MakeWriter<'a> for Captured {
-        type Writer = Self;
-
-        fn make_writer(&'a self) -> Self::Writer {
-            self.clone()
-        }
-    }
+    use crate::test_logs::capture_logs;
 
     #[tokio::test]
     async fn writes_one_line_and_takes_the_message() {
@@ -70,16 +45,12 @@ mod tests {
             to: Some("+33612345678".to_owned()),
             message: "Your appointment is tomorrow".to_owned(),
         };
-        let captured = Captured::default();
-        let subscriber = tracing_subscriber::fmt()
-            .with_writer(captured.clone())
-            .with_ansi(false)
-            .finish();
-
-        let answer = tracing::subscriber::with_default(subscriber, || LogProvider.send(message));
+        let (logs, guard) = capture_logs();
+        let answer = LogProvider.send(message);
+        drop(guard);
 
         assert_eq!(answer.await, Ok(Delivery::default()));
-        let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+        let log = logs.text();
         assert_eq!(log.lines().count(), 1, "{log}");
         for part in [
             "INFO",

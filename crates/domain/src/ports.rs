@@ -337,6 +337,11 @@ pub trait CommunicationRepository: Send + Sync {
     /// `due_at`, in one transaction.
     fn insert(&self, communication: &Communication, events: &[Event]) -> Result<(), RepoError>;
     fn get(&self, id: CommunicationId) -> Result<Option<Communication>, RepoError>;
+    /// The newest communication whose provider answered `provider_message_id`.
+    fn find_by_provider_message_id(
+        &self,
+        provider_message_id: &str,
+    ) -> Result<Option<Communication>, RepoError>;
     /// The history, oldest first.
     fn events(&self, id: CommunicationId) -> Result<Vec<Event>, RepoError>;
     /// Newest first by `created_at`.

@@ -19,6 +19,7 @@ pub mod metrics;
 pub mod openapi;
 pub mod problem;
 pub mod public;
+pub mod receipts;
 mod respond;
 pub mod routes;
 mod unrouted;
@@ -49,6 +50,7 @@ pub fn configure(services: Data<Services>) -> impl FnOnce(&mut ServiceConfig) {
                     .wrap(from_fn(auth::require_api_key))
                     .configure(public::routes),
             )
+            .service(receipts::twilio)
             .configure(docs::routes)
             .default_service(web::to(unrouted::unrouted));
     }

@@ -17,7 +17,12 @@ use crate::public::PublicApi;
         title = "omnichannel",
         description = "Self-hosted omnichannel communication service: clients, departments, policies and communications over SMS, messenger, e-mail and push."
     ),
-    paths(health::live, health::ready, crate::metrics::scrape),
+    paths(
+        health::live,
+        health::ready,
+        crate::metrics::scrape,
+        crate::receipts::twilio
+    ),
     nest(
         (path = "/api/admin/v1", api = AdminApi),
         (path = "/api/public/v1", api = PublicApi),

@@ -10,10 +10,16 @@ use omnichannel_app::SystemClock;
 use omnichannel_app::channels::Channels;
 use omnichannel_app::dispatch::{DispatchSettings, Dispatcher};
 use omnichannel_channels::ProviderSpec;
+use omnichannel_channels::fcm::FcmSpec;
+use omnichannel_channels::smtp::{SmtpSpec, SmtpTls};
+use omnichannel_channels::twilio::{TwilioSender, TwilioSpec};
+use omnichannel_channels::whatsapp::WhatsappSpec;
 use omnichannel_storage::Store;
 use tokio::sync::{Notify, watch};
 
-use crate::config::{ChannelConfig, Config};
+use omnichannel_http::receipts::{TWILIO_RECEIPTS_PATH, TwilioReceipts};
+
+use crate::config::{self, ChannelConfig, Config};
 
 /// The provider of every configured channel; a channel without a table uses
 /// `log`.
@@ -28,31 +34,86 @@ pub fn channels(config: &Config) -> anyhow::Result<Channels> {
             ChannelConfig::None => ProviderSpec::None,
             ChannelConfig::Http(http) => ProviderSpec::Http {
                 url: http.url.clone(),
-                timeout: std::time::Duration::from_millis(http.timeout_ms),
+                timeout: millis(http.timeout_ms),
                 headers: http
                     .headers
                     .iter()
                     .map(|(name, value)| (name.clone(), value.expose().to_owned()))
                     .collect(),
             },
-            other => {
-                // The configuration accepts every provider of the spec; one
-                // that this release cannot call switches its channel off
-                // rather than pretending to send.
-                tracing::warn!(
-                    channel = code,
-                    provider = other.provider(),
-                    "this release has no {} provider: the channel is switched off",
-                    other.provider()
-                );
-                ProviderSpec::None
-            }
+            ChannelConfig::Smtp(smtp) => ProviderSpec::Smtp(SmtpSpec {
+                host: smtp.host.clone(),
+                port: smtp.port,
+                tls: match smtp.tls {
+                    config::SmtpTls::None => SmtpTls::None,
+                    config::SmtpTls::Starttls => SmtpTls::Starttls,
+                    config::SmtpTls::Tls => SmtpTls::Tls,
+                },
+                credentials: smtp
+                    .username
+                    .clone()
+                    .zip(smtp.password.as_ref().map(|p| p.expose().to_owned())),
+                from: smtp.from.clone(),
+                subject: smtp.subject.clone(),
+                timeout: millis(smtp.timeout_ms),
+                extra_root_certificates: Vec::new(),
+            }),
+            ChannelConfig::Twilio(twilio) => ProviderSpec::Twilio(TwilioSpec {
+                account_sid: twilio.account_sid.clone(),
+                auth_token: twilio.auth_token.expose().to_owned(),
+                sender: match &twilio.sender {
+                    config::TwilioSender::From(from) => TwilioSender::From(from.clone()),
+                    config::TwilioSender::MessagingService(sid) => {
+                        TwilioSender::MessagingService(sid.clone())
+                    }
+                },
+                base_url: twilio.base_url.clone(),
+                status_callback: config
+                    .public_url
+                    .as_ref()
+                    .map(|url| format!("{url}{TWILIO_RECEIPTS_PATH}")),
+                timeout: millis(twilio.timeout_ms),
+            }),
+            ChannelConfig::Whatsapp(whatsapp) => ProviderSpec::Whatsapp(WhatsappSpec {
+                phone_number_id: whatsapp.phone_number_id.clone(),
+                access_token: whatsapp.access_token.expose().to_owned(),
+                base_url: whatsapp.base_url.clone(),
+                timeout: millis(whatsapp.timeout_ms),
+            }),
+            ChannelConfig::Fcm(fcm) => ProviderSpec::Fcm(FcmSpec {
+                service_account_file: fcm.service_account_file.clone(),
+                base_url: fcm.base_url.clone(),
+                token_uri: fcm.token_uri.clone(),
+                timeout: millis(fcm.timeout_ms),
+            }),
         };
         let provider = omnichannel_channels::build(&spec)
             .with_context(|| format!("channels.{code}: cannot set up its provider"))?;
         channels = channels.with(code.clone(), provider);
     }
     Ok(channels)
+}
+
+/// Twilio's receipts, when `public_url` is set and a channel uses `twilio`.
+pub fn twilio_receipts(config: &Config) -> Option<TwilioReceipts> {
+    let public_url = config.public_url.as_ref()?;
+    let accounts: Vec<(String, String)> = config
+        .channels
+        .values()
+        .filter_map(|channel| match channel {
+            ChannelConfig::Twilio(twilio) => Some((
+                twilio.account_sid.clone(),
+                twilio.auth_token.expose().to_owned(),
+            )),
+            _ => None,
+        })
+        .collect();
+    (!accounts.is_empty())
+        .then(|| TwilioReceipts::new(format!("{public_url}{TWILIO_RECEIPTS_PATH}"), accounts))
+}
+
+fn millis(ms: u64) -> std::time::Duration {
+    std::time::Duration::from_millis(ms)
 }
 
 fn chrono(duration: std::time::Duration) -> Duration {
@@ -139,10 +200,15 @@ impl Workers {
     /// leases given back.
     pub async fn stop(self) {
         self.stop.send_replace(true);
-        if let Err(error) = self.task.await {
+        // A task cancelled because the runtime is shutting down did not fail.
+        if let Err(error) = self.task.await
+            && error.is_panic()
+        {
             tracing::error!(%error, "the dispatch task failed");
         }
-        if let Err(error) = self.idempotency_cleanup.await {
+        if let Err(error) = self.idempotency_cleanup.await
+            && error.is_panic()
+        {
             tracing::error!(%error, "the idempotency clean-up task failed");
         }
         if let Some(listener) = self.listener {

@@ -132,9 +132,16 @@ impl Application {
             .with_context(|| format!("cannot listen on {}", config.bind))?;
         let port = listener.local_addr()?.port();
         let (running_metrics, metrics) = crate::metrics::start(&config.metrics, &store)?;
+        let receipts = crate::pipeline::twilio_receipts(config).map(Data::new);
         let server = HttpServer::new(move || {
             let metrics = metrics.clone();
+            let receipts = receipts.clone();
             App::new()
+                .configure(move |cfg| {
+                    if let Some(receipts) = receipts {
+                        cfg.app_data(receipts);
+                    }
+                })
                 .configure(move |cfg| {
                     if let Some(metrics) = metrics {
                         metrics.routes()(cfg);

@@ -13,6 +13,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 
 use super::*;
+use crate::web::redact_url;
 
 const SECRET: &str = "Bearer s3cr3t-header-value";
 const QUERY_SECRET: &str = "qu3ry-s3cr3t";

@@ -62,6 +62,9 @@ pub struct Config {
     pub worker: WorkerConfig,
     /// The provider of each configured channel code; see [`Config::channel`].
     pub channels: BTreeMap<String, ChannelConfig>,
+    /// Where providers reach this service from outside (`https://omni.example.com`),
+    /// for delivery receipts; without a trailing `/`. `None`: no receipts asked for.
+    pub public_url: Option<String>,
     pub log: LogConfig,
     pub metrics: MetricsConfig,
     /// On `SIGTERM`, how long the requests and provider calls in flight may
@@ -146,7 +149,7 @@ pub enum ChannelConfig {
     Http(HttpConfig),
     Smtp(SmtpConfig),
     Twilio(TwilioConfig),
-    Telegram(TelegramConfig),
+    Whatsapp(WhatsappConfig),
     Fcm(FcmConfig),
 }
 
@@ -172,6 +175,8 @@ pub struct SmtpConfig {
     pub password: Option<Secret>,
     /// `addr@example.com` or `Name <addr@example.com>`.
     pub from: String,
+    /// The subject of every message; `None`: the communication type's name.
+    pub subject: Option<String>,
     pub timeout_ms: u64,
 }
 
@@ -193,30 +198,43 @@ pub enum SmtpTls {
 pub struct TwilioConfig {
     pub account_sid: String,
     pub auth_token: Secret,
-    /// The sender: a phone number, a sender id or a messaging service SID.
-    pub from: String,
+    pub sender: TwilioSender,
     /// Without a trailing `/`.
     pub base_url: String,
     pub timeout_ms: u64,
 }
 
-/// Messages through the Telegram Bot API (`sendMessage`).
+/// Who Twilio sends the messages as: `from` or `messaging_service_sid`, one of them.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TelegramConfig {
-    pub bot_token: Secret,
-    /// Without a trailing `/`.
-    pub base_url: String,
-    pub timeout_ms: u64,
+pub enum TwilioSender {
+    /// A phone number or an alphanumeric sender id.
+    From(String),
+    /// A messaging service (`MG…`), which picks the number.
+    MessagingService(String),
 }
 
-/// Push through Firebase Cloud Messaging, HTTP v1 API.
+/// The messenger channel through the WhatsApp Cloud API.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FcmConfig {
-    pub project_id: String,
+pub struct WhatsappConfig {
+    pub phone_number_id: String,
     /// Sent as `Authorization: Bearer <access_token>`.
     pub access_token: Secret,
     /// Without a trailing `/`.
     pub base_url: String,
+    pub timeout_ms: u64,
+}
+
+/// Push through Firebase Cloud Messaging, HTTP v1 API, authenticated as a
+/// service account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FcmConfig {
+    /// The service account's JSON key file (`project_id`, `client_email`,
+    /// `private_key`, `token_uri`); read when the provider is set up.
+    pub service_account_file: PathBuf,
+    /// Without a trailing `/`.
+    pub base_url: String,
+    /// Overrides the file's `token_uri`.
+    pub token_uri: Option<String>,
     pub timeout_ms: u64,
 }
 
@@ -323,6 +341,7 @@ impl Default for Config {
             auth: AuthConfig::default(),
             worker: WorkerConfig::default(),
             channels: BTreeMap::new(),
+            public_url: None,
             log: LogConfig::default(),
             metrics: MetricsConfig::default(),
             shutdown_grace_secs: DEFAULT_SHUTDOWN_GRACE_SECS,
@@ -338,6 +357,7 @@ impl fmt::Debug for Config {
             .field("auth", &self.auth)
             .field("worker", &self.worker)
             .field("channels", &self.channels)
+            .field("public_url", &self.public_url)
             .field("log", &self.log)
             .field("metrics", &self.metrics)
             .field("shutdown_grace_secs", &self.shutdown_grace_secs)
@@ -423,7 +443,7 @@ impl ChannelConfig {
             ChannelConfig::Http(http) => http.timeout_ms,
             ChannelConfig::Smtp(smtp) => smtp.timeout_ms,
             ChannelConfig::Twilio(twilio) => twilio.timeout_ms,
-            ChannelConfig::Telegram(telegram) => telegram.timeout_ms,
+            ChannelConfig::Whatsapp(whatsapp) => whatsapp.timeout_ms,
             ChannelConfig::Fcm(fcm) => fcm.timeout_ms,
         };
         Some(Duration::from_millis(ms))
@@ -436,7 +456,7 @@ impl ChannelConfig {
             ChannelConfig::Http(_) => ProviderKind::Http,
             ChannelConfig::Smtp(_) => ProviderKind::Smtp,
             ChannelConfig::Twilio(_) => ProviderKind::Twilio,
-            ChannelConfig::Telegram(_) => ProviderKind::Telegram,
+            ChannelConfig::Whatsapp(_) => ProviderKind::Whatsapp,
             ChannelConfig::Fcm(_) => ProviderKind::Fcm,
         }
     }

@@ -12,12 +12,13 @@ use super::validate::{
 };
 use super::{
     AuthConfig, ChannelConfig, Config, FcmConfig, HttpConfig, LogConfig, MAX_MS, MAX_SECS,
-    MetricsConfig, Secret, SmtpConfig, SmtpTls, TelegramConfig, TwilioConfig, WorkerConfig,
+    MetricsConfig, Secret, SmtpConfig, SmtpTls, TwilioConfig, TwilioSender, WhatsappConfig,
+    WorkerConfig,
 };
 
 const DEFAULT_TIMEOUT_MS: u64 = 5_000;
 const DEFAULT_TWILIO_URL: &str = "https://api.twilio.com";
-const DEFAULT_TELEGRAM_URL: &str = "https://api.telegram.org";
+const DEFAULT_WHATSAPP_URL: &str = "https://graph.facebook.com/v21.0";
 const DEFAULT_FCM_URL: &str = "https://fcm.googleapis.com";
 
 /// The configuration as deserialized, before its rules are checked.
@@ -29,6 +30,7 @@ pub(super) struct RawConfig {
     auth: AuthConfig,
     worker: WorkerConfig,
     channels: BTreeMap<String, RawChannel>,
+    public_url: Option<String>,
     log: LogConfig,
     metrics: MetricsConfig,
     shutdown_grace_secs: u64,
@@ -43,6 +45,7 @@ impl Default for RawConfig {
             auth: config.auth,
             worker: config.worker,
             channels: BTreeMap::new(),
+            public_url: config.public_url,
             log: config.log,
             metrics: config.metrics,
             shutdown_grace_secs: config.shutdown_grace_secs,
@@ -66,12 +69,15 @@ struct RawChannel {
     username: Option<String>,
     password: Option<Secret>,
     from: Option<String>,
+    subject: Option<String>,
     account_sid: Option<String>,
     auth_token: Option<Secret>,
+    messaging_service_sid: Option<String>,
     base_url: Option<String>,
-    bot_token: Option<Secret>,
-    project_id: Option<String>,
+    phone_number_id: Option<String>,
     access_token: Option<Secret>,
+    service_account_file: Option<String>,
+    token_uri: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -82,12 +88,12 @@ pub(super) enum ProviderKind {
     Http,
     Smtp,
     Twilio,
-    Telegram,
+    Whatsapp,
     Fcm,
 }
 
 impl ProviderKind {
-    const NAMES: &'static str = "log, none, http, smtp, twilio, telegram, fcm";
+    const NAMES: &'static str = "log, none, http, smtp, twilio, whatsapp, fcm";
 
     pub(super) fn name(self) -> &'static str {
         match self {
@@ -96,7 +102,7 @@ impl ProviderKind {
             ProviderKind::Http => "http",
             ProviderKind::Smtp => "smtp",
             ProviderKind::Twilio => "twilio",
-            ProviderKind::Telegram => "telegram",
+            ProviderKind::Whatsapp => "whatsapp",
             ProviderKind::Fcm => "fcm",
         }
     }
@@ -113,17 +119,26 @@ impl ProviderKind {
                 "username",
                 "password",
                 "from",
+                "subject",
                 "timeout_ms",
             ],
             ProviderKind::Twilio => &[
                 "account_sid",
                 "auth_token",
                 "from",
+                "messaging_service_sid",
                 "base_url",
                 "timeout_ms",
             ],
-            ProviderKind::Telegram => &["bot_token", "base_url", "timeout_ms"],
-            ProviderKind::Fcm => &["project_id", "access_token", "base_url", "timeout_ms"],
+            ProviderKind::Whatsapp => {
+                &["phone_number_id", "access_token", "base_url", "timeout_ms"]
+            }
+            ProviderKind::Fcm => &[
+                "service_account_file",
+                "base_url",
+                "token_uri",
+                "timeout_ms",
+            ],
         }
     }
 }
@@ -143,6 +158,13 @@ impl RawConfig {
             0,
             MAX_SECS,
         )?;
+        let public_url = match self.public_url {
+            Some(url) => {
+                http_url(&["public_url"], &url)?;
+                Some(url.trim_end_matches('/').to_owned())
+            }
+            None => None,
+        };
         let mut channels = BTreeMap::new();
         for (code, raw) in self.channels {
             let channel = raw.validate(&code)?;
@@ -154,6 +176,7 @@ impl RawConfig {
             auth: self.auth,
             worker: self.worker,
             channels,
+            public_url,
             log: self.log,
             metrics: self.metrics,
             shutdown_grace_secs: self.shutdown_grace_secs,
@@ -242,6 +265,15 @@ impl RawChannel {
                 }
                 let from = required("from", self.from)?;
                 validate_mailbox(&key("from"), &from)?;
+                if let Some(subject) = &self.subject {
+                    not_blank(&key("subject"), subject)?;
+                    if subject.chars().any(char::is_control) {
+                        return Err(Problem::invalid(
+                            &key("subject"),
+                            "must be one line without control characters",
+                        ));
+                    }
+                }
                 ChannelConfig::Smtp(SmtpConfig {
                     host,
                     port,
@@ -249,27 +281,66 @@ impl RawChannel {
                     username: self.username,
                     password: self.password,
                     from,
+                    subject: self.subject,
                     timeout_ms,
                 })
             }
-            ProviderKind::Twilio => ChannelConfig::Twilio(TwilioConfig {
-                account_sid: required("account_sid", self.account_sid)?,
-                auth_token: required_secret("auth_token", self.auth_token)?,
-                from: required("from", self.from)?,
-                base_url: base_url(DEFAULT_TWILIO_URL, self.base_url)?,
-                timeout_ms,
-            }),
-            ProviderKind::Telegram => ChannelConfig::Telegram(TelegramConfig {
-                bot_token: required_secret("bot_token", self.bot_token)?,
-                base_url: base_url(DEFAULT_TELEGRAM_URL, self.base_url)?,
-                timeout_ms,
-            }),
-            ProviderKind::Fcm => ChannelConfig::Fcm(FcmConfig {
-                project_id: required("project_id", self.project_id)?,
+            ProviderKind::Twilio => {
+                let sender = match (self.from, self.messaging_service_sid) {
+                    (Some(from), None) => {
+                        not_blank(&key("from"), &from)?;
+                        TwilioSender::From(from)
+                    }
+                    (None, Some(sid)) => {
+                        not_blank(&key("messaging_service_sid"), &sid)?;
+                        TwilioSender::MessagingService(sid)
+                    }
+                    (Some(_), Some(_)) => {
+                        return Err(Problem::invalid(
+                            &key("messaging_service_sid"),
+                            "set either from or messaging_service_sid, not both",
+                        ));
+                    }
+                    (None, None) => {
+                        return Err(Problem::invalid(
+                            &key("from"),
+                            "required by the twilio provider, unless messaging_service_sid is set",
+                        ));
+                    }
+                };
+                ChannelConfig::Twilio(TwilioConfig {
+                    account_sid: required("account_sid", self.account_sid)?,
+                    auth_token: required_secret("auth_token", self.auth_token)?,
+                    sender,
+                    base_url: base_url(DEFAULT_TWILIO_URL, self.base_url)?,
+                    timeout_ms,
+                })
+            }
+            ProviderKind::Whatsapp => ChannelConfig::Whatsapp(WhatsappConfig {
+                phone_number_id: required("phone_number_id", self.phone_number_id)?,
                 access_token: required_secret("access_token", self.access_token)?,
-                base_url: base_url(DEFAULT_FCM_URL, self.base_url)?,
+                base_url: base_url(DEFAULT_WHATSAPP_URL, self.base_url)?,
                 timeout_ms,
             }),
+            ProviderKind::Fcm => {
+                let token_uri = match self.token_uri {
+                    Some(uri) => {
+                        http_url(&key("token_uri"), &uri)?;
+                        Some(uri)
+                    }
+                    None => None,
+                };
+                ChannelConfig::Fcm(FcmConfig {
+                    service_account_file: required(
+                        "service_account_file",
+                        self.service_account_file,
+                    )?
+                    .into(),
+                    base_url: base_url(DEFAULT_FCM_URL, self.base_url)?,
+                    token_uri,
+                    timeout_ms,
+                })
+            }
         })
     }
 
@@ -285,12 +356,18 @@ impl RawChannel {
             ("username", self.username.is_some()),
             ("password", self.password.is_some()),
             ("from", self.from.is_some()),
+            ("subject", self.subject.is_some()),
             ("account_sid", self.account_sid.is_some()),
             ("auth_token", self.auth_token.is_some()),
+            (
+                "messaging_service_sid",
+                self.messaging_service_sid.is_some(),
+            ),
             ("base_url", self.base_url.is_some()),
-            ("bot_token", self.bot_token.is_some()),
-            ("project_id", self.project_id.is_some()),
+            ("phone_number_id", self.phone_number_id.is_some()),
             ("access_token", self.access_token.is_some()),
+            ("service_account_file", self.service_account_file.is_some()),
+            ("token_uri", self.token_uri.is_some()),
         ];
         let allowed = kind.keys();
         match set

@@ -162,7 +162,7 @@ fn values_from_the_environment_keep_their_text() {
         panic!("sms must be twilio");
     };
     assert_eq!(twilio.auth_token.expose(), "007");
-    assert_eq!(twilio.from, "+15551234567");
+    assert_eq!(twilio.sender, TwilioSender::From("+15551234567".to_owned()));
     assert_eq!(twilio.base_url, "https://api.twilio.com");
     assert_eq!(twilio.timeout_ms, 5_000);
 }
@@ -447,25 +447,76 @@ fn bad_values_are_named() {
         ),
         (
             &[
-                ("OMNICHANNEL_CHANNELS__CHAT__PROVIDER", "telegram"),
-                ("OMNICHANNEL_CHANNELS__CHAT__BOT_TOKEN", ""),
+                ("OMNICHANNEL_CHANNELS__CHAT__PROVIDER", "whatsapp"),
+                ("OMNICHANNEL_CHANNELS__CHAT__PHONE_NUMBER_ID", "1055"),
+                ("OMNICHANNEL_CHANNELS__CHAT__ACCESS_TOKEN", ""),
             ],
-            "channels.chat.bot_token: must not be empty",
+            "channels.chat.access_token: must not be empty",
+        ),
+        (
+            &[
+                ("OMNICHANNEL_CHANNELS__CHAT__PROVIDER", "whatsapp"),
+                ("OMNICHANNEL_CHANNELS__CHAT__ACCESS_TOKEN", "t"),
+            ],
+            "channels.chat.phone_number_id: required by the whatsapp provider",
+        ),
+        (
+            &[("OMNICHANNEL_CHANNELS__PUSH__PROVIDER", "fcm")],
+            "channels.push.service_account_file: required by the fcm provider",
         ),
         (
             &[
                 ("OMNICHANNEL_CHANNELS__PUSH__PROVIDER", "fcm"),
-                ("OMNICHANNEL_CHANNELS__PUSH__ACCESS_TOKEN", "t"),
+                (
+                    "OMNICHANNEL_CHANNELS__PUSH__SERVICE_ACCOUNT_FILE",
+                    "/etc/fcm.json",
+                ),
+                (
+                    "OMNICHANNEL_CHANNELS__PUSH__TOKEN_URI",
+                    "oauth2.googleapis.com/token",
+                ),
             ],
-            "channels.push.project_id: required by the fcm provider",
+            "channels.push.token_uri: must be an http:// or https:// URL",
         ),
         (
             &[
-                ("OMNICHANNEL_CHANNELS__CHAT__PROVIDER", "telegram"),
-                ("OMNICHANNEL_CHANNELS__CHAT__BOT_TOKEN", "t"),
-                ("OMNICHANNEL_CHANNELS__CHAT__BASE_URL", "api.telegram.org"),
+                ("OMNICHANNEL_CHANNELS__CHAT__PROVIDER", "whatsapp"),
+                ("OMNICHANNEL_CHANNELS__CHAT__PHONE_NUMBER_ID", "1055"),
+                ("OMNICHANNEL_CHANNELS__CHAT__ACCESS_TOKEN", "t"),
+                ("OMNICHANNEL_CHANNELS__CHAT__BASE_URL", "graph.facebook.com"),
             ],
             "channels.chat.base_url: must be an http:// or https:// URL",
+        ),
+        (
+            &[
+                ("OMNICHANNEL_CHANNELS__SMS__PROVIDER", "twilio"),
+                ("OMNICHANNEL_CHANNELS__SMS__ACCOUNT_SID", "AC1"),
+                ("OMNICHANNEL_CHANNELS__SMS__AUTH_TOKEN", "t"),
+            ],
+            "channels.sms.from: required by the twilio provider, unless messaging_service_sid is set",
+        ),
+        (
+            &[
+                ("OMNICHANNEL_CHANNELS__SMS__PROVIDER", "twilio"),
+                ("OMNICHANNEL_CHANNELS__SMS__ACCOUNT_SID", "AC1"),
+                ("OMNICHANNEL_CHANNELS__SMS__AUTH_TOKEN", "t"),
+                ("OMNICHANNEL_CHANNELS__SMS__FROM", "+15550000000"),
+                ("OMNICHANNEL_CHANNELS__SMS__MESSAGING_SERVICE_SID", "MG1"),
+            ],
+            "channels.sms.messaging_service_sid: set either from or messaging_service_sid, not both",
+        ),
+        (
+            &[
+                ("OMNICHANNEL_CHANNELS__EMAIL__PROVIDER", "smtp"),
+                ("OMNICHANNEL_CHANNELS__EMAIL__HOST", "mail"),
+                ("OMNICHANNEL_CHANNELS__EMAIL__FROM", "a@example.com"),
+                ("OMNICHANNEL_CHANNELS__EMAIL__SUBJECT", " "),
+            ],
+            "channels.email.subject: must not be empty",
+        ),
+        (
+            &[("OMNICHANNEL_PUBLIC_URL", "omni.example.com")],
+            "public_url: must be an http:// or https:// URL",
         ),
         (
             &[("OMNICHANNEL_CHANNELS__SMS_EU-WEST__PROVIDER", "log")],
@@ -597,6 +648,7 @@ fn smtp_channels_read_from_toml_and_from_the_environment() {
             username: None,
             password: None,
             from: "noreply@example.com".to_owned(),
+            subject: None,
             timeout_ms: 5_000,
         })
     );
@@ -638,29 +690,51 @@ fn smtp_channels_read_from_toml_and_from_the_environment() {
 fn other_providers_take_their_defaults() {
     let config = load_toml(
         r#"
+        public_url = "https://omni.example.com/"
+        [channels.sms]
+        provider = "twilio"
+        account_sid = "AC1"
+        auth_token = "t"
+        messaging_service_sid = "MG1"
         [channels.messenger]
-        provider = "telegram"
-        bot_token = "123:abc"
+        provider = "whatsapp"
+        phone_number_id = "1055"
+        access_token = "EAAG"
         [channels.push]
         provider = "fcm"
-        project_id = "omni-prod"
-        access_token = "ya29.token"
+        service_account_file = "/etc/omnichannel/fcm.json"
         base_url = "http://127.0.0.1:9100/"
         timeout_ms = 100
         "#,
         &[],
     )
     .unwrap();
-    let ChannelConfig::Telegram(telegram) = config.channel("messenger") else {
-        panic!("messenger must be telegram");
+    assert_eq!(
+        config.public_url.as_deref(),
+        Some("https://omni.example.com")
+    );
+    let ChannelConfig::Twilio(twilio) = config.channel("sms") else {
+        panic!("sms must be twilio");
     };
-    assert_eq!(telegram.base_url, "https://api.telegram.org");
-    assert_eq!(telegram.bot_token.expose(), "123:abc");
+    assert_eq!(
+        twilio.sender,
+        TwilioSender::MessagingService("MG1".to_owned())
+    );
+    let ChannelConfig::Whatsapp(whatsapp) = config.channel("messenger") else {
+        panic!("messenger must be whatsapp");
+    };
+    assert_eq!(whatsapp.base_url, "https://graph.facebook.com/v21.0");
+    assert_eq!(whatsapp.phone_number_id, "1055");
+    assert_eq!(whatsapp.access_token.expose(), "EAAG");
     let ChannelConfig::Fcm(fcm) = config.channel("push") else {
         panic!("push must be fcm");
     };
     assert_eq!(fcm.base_url, "http://127.0.0.1:9100");
-    assert_eq!(fcm.project_id, "omni-prod");
+    assert_eq!(
+        fcm.service_account_file,
+        std::path::PathBuf::from("/etc/omnichannel/fcm.json")
+    );
+    assert_eq!(fcm.token_uri, None);
     assert_eq!(
         config.channel("push").timeout(),
         Some(Duration::from_millis(100))
@@ -678,7 +752,7 @@ fn the_documented_example_loads() {
     assert_eq!(config.auth, AuthConfig::default());
     assert_eq!(config.channel("sms").provider(), "http");
     assert_eq!(config.channel("email").provider(), "smtp");
-    assert_eq!(config.channel("messenger").provider(), "telegram");
+    assert_eq!(config.channel("messenger").provider(), "whatsapp");
     assert!(!config.channel("push").is_enabled());
 }
 
@@ -705,12 +779,9 @@ fn debug_output_hides_secrets() {
         auth_token = "twiliotoken-6"
         from = "+15550000000"
         [channels.messenger]
-        provider = "telegram"
-        bot_token = "bottoken-7"
-        [channels.push]
-        provider = "fcm"
-        project_id = "p"
-        access_token = "fcmtoken-8"
+        provider = "whatsapp"
+        phone_number_id = "1055"
+        access_token = "watoken-7"
         "#,
         &[],
     )
@@ -724,8 +795,7 @@ fn debug_output_hides_secrets() {
         "header-4",
         "smtppass-5",
         "twiliotoken-6",
-        "bottoken-7",
-        "fcmtoken-8",
+        "watoken-7",
     ] {
         assert!(!debug.contains(secret), "{secret} leaked: {debug}");
     }

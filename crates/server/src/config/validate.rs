@@ -18,7 +18,7 @@ fn is_secret<S: AsRef<str>>(path: &[S]) -> bool {
     let path: Vec<&str> = path.iter().map(AsRef::as_ref).collect();
     let secret_leaf = matches!(
         path.last(),
-        Some(&("jwt_secret" | "password" | "auth_token" | "bot_token" | "access_token"))
+        Some(&("jwt_secret" | "password" | "auth_token" | "access_token"))
     );
     let in_headers = matches!(path.as_slice(), ["channels", _, "headers", ..]);
     secret_leaf || in_headers || is_table(&path)

@@ -191,6 +191,22 @@ impl CommunicationRepository for Store {
         row.map(CommunicationRow::into_domain).transpose()
     }
 
+    fn find_by_provider_message_id(
+        &self,
+        provider_message_id: &str,
+    ) -> Result<Option<Communication>, RepoError> {
+        let row = self.with_conn(|conn| {
+            communications::table
+                .filter(communications::provider_message_id.eq(provider_message_id))
+                .order((communications::created_at.desc(), communications::id.desc()))
+                .select(CommunicationRow::as_select())
+                .first(conn)
+                .optional()
+                .map_err(unexpected)
+        })?;
+        row.map(CommunicationRow::into_domain).transpose()
+    }
+
     /// In the order they were appended.
     fn events(&self, id: CommunicationId) -> Result<Vec<Event>, RepoError> {
         let rows = self.with_conn(|conn| {
