@@ -38,13 +38,16 @@
 //! server `OMNICHANNEL_TEST_POSTGRES_URL` names (default
 //! `postgres://postgres@127.0.0.1:5432/postgres`; the user must be allowed to
 //! create databases), cloned from a template that is migrated once per version
-//! of the migrations and dropped `WITH (FORCE)` at the end.
+//! of the migrations and dropped `WITH (FORCE)` at the end. A test process
+//! killed before its end cannot drop its database: each database's name says
+//! when it was made, and the first test of every process drops those older
+//! than `STALE_AFTER`.
 
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use diesel::connection::SimpleConnection;
 use diesel::sql_types::{Bool, Text};
@@ -257,6 +260,11 @@ fn migrate(url: &str) {
 
 const SERVER_URL_VAR: &str = "OMNICHANNEL_TEST_POSTGRES_URL";
 const DEFAULT_SERVER_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+/// A test database older than this was left by a test process that died
+/// before its end: no test runs this long.
+const STALE_AFTER: Duration = Duration::from_secs(30 * 60);
+const TEST_DATABASE_PREFIX: &str = "omnichannel_test_";
+
 /// The advisory lock held while the template is made.
 const TEMPLATE_LOCK: i64 = 0x6f6d_6e69_7465_6d70; // "omnitemp"
 
@@ -269,7 +277,7 @@ struct PostgresDatabase {
 impl PostgresDatabase {
     /// A new database cloned from `template`, or empty without one.
     fn create(template: Option<&str>) -> Self {
-        let name = format!("omnichannel_test_{}", uuid::Uuid::new_v4().simple());
+        let name = test_database_name(SystemTime::now());
         let sql = match template {
             Some(template) => format!("CREATE DATABASE \"{name}\" TEMPLATE \"{template}\""),
             None => format!("CREATE DATABASE \"{name}\""),
@@ -288,6 +296,66 @@ impl Drop for PostgresDatabase {
             eprintln!("dropping the test database {} failed: {e}", self.name);
         }
     }
+}
+
+/// `omnichannel_test_<Unix seconds>_<random>`: the name says when it was made.
+fn test_database_name(made: SystemTime) -> String {
+    let secs = made
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |age| age.as_secs());
+    format!(
+        "{TEST_DATABASE_PREFIX}{secs}_{}",
+        uuid::Uuid::new_v4().simple()
+    )
+}
+
+/// Whether the test database `name` was left behind at `now`: made more than
+/// `STALE_AFTER` before, or named the way of earlier versions of this module
+/// (no time) and without a session.
+fn is_stale(name: &str, has_sessions: bool, now: SystemTime) -> bool {
+    let Some(rest) = name.strip_prefix(TEST_DATABASE_PREFIX) else {
+        return false;
+    };
+    match rest.split_once('_').map(|(secs, _)| secs.parse::<u64>()) {
+        Some(Ok(secs)) => {
+            let made = SystemTime::UNIX_EPOCH + Duration::from_secs(secs);
+            now.duration_since(made).is_ok_and(|age| age > STALE_AFTER)
+        }
+        _ => !has_sessions,
+    }
+}
+
+/// Drops the test databases that test processes killed before their end left
+/// behind; answers their names.
+fn drop_stale_test_databases(conn: &mut PgConnection, now: SystemTime) -> Vec<String> {
+    #[derive(QueryableByName)]
+    struct Test {
+        #[diesel(sql_type = Text)]
+        datname: String,
+        #[diesel(sql_type = Bool)]
+        has_sessions: bool,
+    }
+    let tests = diesel::sql_query(
+        "SELECT datname, EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.datname = d.datname) \
+         AS has_sessions FROM pg_database d WHERE datname LIKE 'omnichannel\\_test\\_%'",
+    )
+    .load::<Test>(conn)
+    .expect("pg_database can be read");
+    let mut dropped = Vec::new();
+    for test in tests {
+        if !is_stale(&test.datname, test.has_sessions, now) {
+            continue;
+        }
+        let sql = format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", test.datname);
+        match conn.batch_execute(&sql) {
+            Ok(()) => dropped.push(test.datname),
+            Err(e) => eprintln!(
+                "dropping the stale test database {} failed: {e}",
+                test.datname
+            ),
+        }
+    }
+    dropped
 }
 
 /// Drops the test server's database `name` at once, closing its sessions: for
@@ -388,6 +456,7 @@ fn template() -> &'static str {
         }
         conn.batch_execute(&format!("SELECT pg_advisory_unlock({TEMPLATE_LOCK})"))
             .expect("the template lock is released");
+        drop_stale_test_databases(&mut conn, SystemTime::now());
         name
     })
 }
@@ -468,7 +537,7 @@ fn collect_files(dir: &Path, files: &mut Vec<PathBuf>) {
 
 #[cfg(test)]
 mod tests {
-    use super::{redact, with_database};
+    use super::*;
 
     #[test]
     fn the_database_of_a_url_is_replaced() {
@@ -482,5 +551,51 @@ mod tests {
             "postgresql://u:p@h/t1?sslmode=disable"
         );
         assert_eq!(redact("postgres://u:secret@h/db"), "postgres://u@h/db");
+    }
+
+    fn exists(conn: &mut PgConnection, name: &str) -> bool {
+        #[derive(QueryableByName)]
+        struct Found {
+            #[diesel(sql_type = Bool)]
+            found: bool,
+        }
+        diesel::sql_query("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1) AS found")
+            .bind::<Text, _>(name)
+            .get_result::<Found>(conn)
+            .expect("pg_database can be read")
+            .found
+    }
+
+    #[test]
+    fn a_database_is_stale_by_the_time_in_its_name() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(2_000_000_000);
+        let made = |ago: u64| test_database_name(now - Duration::from_secs(ago));
+        assert!(!is_stale(&made(0), true, now));
+        assert!(!is_stale(&made(STALE_AFTER.as_secs()), false, now));
+        assert!(is_stale(&made(STALE_AFTER.as_secs() + 1), true, now));
+        // The earlier names carry no time: stale once nobody uses them.
+        let old = "omnichannel_test_0123456789abcdef0123456789abcdef";
+        assert!(is_stale(old, false, now));
+        assert!(!is_stale(old, true, now));
+        assert!(!is_stale("omnichannel_template_1", false, now));
+    }
+
+    /// A database left by a killed test process is dropped by the next
+    /// process; a fresh one, another test's, is kept.
+    #[test]
+    fn stale_test_databases_are_dropped() {
+        let mut conn = server_connection();
+        let now = SystemTime::now();
+        let left = test_database_name(now - STALE_AFTER - Duration::from_secs(60));
+        let fresh = PostgresDatabase::create(None);
+        conn.batch_execute(&format!("CREATE DATABASE \"{left}\""))
+            .expect("the left-over database is created");
+
+        let dropped = drop_stale_test_databases(&mut conn, now);
+
+        assert!(dropped.contains(&left), "{dropped:?}");
+        assert!(!exists(&mut conn, &left));
+        assert!(!dropped.contains(&fresh.name), "{dropped:?}");
+        assert!(exists(&mut conn, &fresh.name));
     }
 }
