@@ -14,9 +14,9 @@ use diesel::{Connection, PgConnection};
 use omnichannel_domain::decision::Counted;
 use omnichannel_domain::ports::{
     AvailabilityRepository, Claim, ClientWrite, CommunicationFilter, CommunicationRepository,
-    CommunicationSourceRepository, CommunicationTypeRepository, DepartmentRepository,
-    DispatchQueue, FavoriteSourceRepository, Outcome, Page, PolicySnapshot, RepoError,
-    RuleRepository, Step, Stored, UserRepository,
+    CommunicationSourceRepository, CommunicationStats, CommunicationTypeRepository,
+    DepartmentRepository, DispatchQueue, FavoriteSourceRepository, HourlyCount, Outcome, Page,
+    PolicySnapshot, RepoError, RuleRepository, Step, Stored, UserRepository,
 };
 use omnichannel_domain::{
     Availability, AvailabilityStatus, BatchId, Code, Communication, CommunicationId,
@@ -1284,6 +1284,110 @@ both_backends! {
         ];
         store_all(&store, &items.iter().collect::<Vec<_>>());
         assert_eq!(store.next_due().expect("next_due"), Some(at(200)));
+    }
+}
+
+// ---- counts by hour and status ----------------------------------------------
+
+const HOUR: i64 = 3_600;
+
+/// A communication of the world's client with `status`, created at `created_at`.
+fn new_at(w: &World, status: CommunicationStatus, created_at: DateTime<Utc>) -> Communication {
+    Communication {
+        created_at,
+        updated_at: created_at,
+        ..communication(w, status, created_at)
+    }
+}
+
+/// `(hour, status, count)` of each group, sorted.
+fn hourly(
+    store: &Store,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Vec<(DateTime<Utc>, &'static str, u64)> {
+    let mut groups: Vec<_> = store
+        .hourly_counts(from, to)
+        .expect("hourly_counts")
+        .into_iter()
+        .map(
+            |HourlyCount {
+                 hour,
+                 status,
+                 count,
+             }| (hour, status.as_str(), count),
+        )
+        .collect();
+    groups.sort_unstable();
+    groups
+}
+
+both_backends! {
+    fn the_communications_created_in_a_range_are_counted_by_hour_and_current_status(db: &TestDb) {
+        use CommunicationStatus::{Booked, Delivered, Failed, NotSent, Sent};
+        let store = db.store();
+        let w = world(&store, "a");
+        let micro = Duration::microseconds(1);
+        let items = [
+            new_at(&w, Sent, at(0) - micro),
+            new_at(&w, NotSent, at(0)),
+            new_at(&w, Sent, at(HOUR) - micro),
+            new_at(&w, Sent, at(HOUR)),
+            new_at(&w, Sent, at(HOUR + 1_800)),
+            new_at(&w, Failed, at(HOUR + 1_800)),
+            new_at(&w, Booked, at(2 * HOUR + 5)),
+            new_at(&w, Sent, at(3 * HOUR)),
+        ];
+        store_all(&store, &items.iter().collect::<Vec<_>>());
+        // The current status counts, not the one it was created with.
+        let delivered = Communication { status: Delivered, updated_at: at(4 * HOUR), ..items[4].clone() };
+        assert!(store.update_if(&delivered, Sent, at(4 * HOUR), &[]).expect("update_if"));
+
+        // Created exactly at `from`: in; exactly at `to`: out.
+        assert_eq!(
+            hourly(&store, at(0), at(3 * HOUR)),
+            [
+                (at(0), "not_sent", 1),
+                (at(0), "sent", 1),
+                (at(HOUR), "delivered", 1),
+                (at(HOUR), "failed", 1),
+                (at(HOUR), "sent", 1),
+                (at(2 * HOUR), "booked", 1),
+            ]
+        );
+        // A range off the hours: each is still counted in the hour it was
+        // created in, and only within the range.
+        assert_eq!(
+            hourly(&store, at(0) + micro, at(HOUR + 1_800)),
+            [(at(0), "sent", 1), (at(HOUR), "sent", 1)]
+        );
+        assert_eq!(
+            hourly(&store, at(0) - micro, at(3 * HOUR) + micro),
+            [
+                (at(0) - Duration::hours(1), "sent", 1),
+                (at(0), "not_sent", 1),
+                (at(0), "sent", 1),
+                (at(HOUR), "delivered", 1),
+                (at(HOUR), "failed", 1),
+                (at(HOUR), "sent", 1),
+                (at(2 * HOUR), "booked", 1),
+                (at(3 * HOUR), "sent", 1),
+            ]
+        );
+        assert_eq!(hourly(&store, at(10 * HOUR), at(20 * HOUR)), []);
+    }
+
+    fn many_communications_of_one_hour_and_status_are_one_group(db: &TestDb) {
+        let store = db.store();
+        let w = world(&store, "a");
+        let items: Vec<Communication> = (0..25)
+            .map(|i| new_at(&w, CommunicationStatus::Cancelled, at(DAY + i * 100)))
+            .collect();
+        store_all(&store, &items.iter().collect::<Vec<_>>());
+        assert_eq!(
+            hourly(&store, at(DAY), at(2 * DAY)),
+            [(at(DAY), "cancelled", 25)]
+        );
     }
 }
 

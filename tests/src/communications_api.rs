@@ -674,6 +674,42 @@ impl World {
 }
 
 both_backends! {
+    /// Both databases store and compare the years 0001 to 9999 alike; a
+    /// moment outside them is a field error, never a database error.
+    async fn moments_outside_the_years_1_to_9999_are_refused_as_fields(db: &TestDb) {
+        let world = World::new(db).await;
+        for (query, field) in [
+            ("from=-5000-01-01T00:00:00Z", "from"),
+            ("to=%2B20000-01-01T00:00:00Z", "to"),
+        ] {
+            let reply = world.app.get(&format!("{ADMIN}/communications?{query}")).await;
+            reply.assert_problem(422);
+            assert_eq!(reply.error_fields(), vec![field.to_owned()], "{reply:?}");
+        }
+        let mut body = world.body("Far away");
+        body["communication_date"] = json!("-5000-01-01T00:00:00Z");
+        let reply = world.app.post(&format!("{ADMIN}/communications"), &body).await;
+        reply.assert_problem(422);
+        assert_eq!(reply.error_fields(), vec!["communication_date".to_owned()], "{reply:?}");
+        let reply = world
+            .app
+            .put(
+                &format!("{ADMIN}/users/{}/availability", world.user),
+                &json!({"status": "blocked", "blocked_to": "+20000-01-01T00:00:00Z"}),
+            )
+            .await;
+        reply.assert_problem(422);
+        assert_eq!(reply.error_fields(), vec!["blocked_to".to_owned()], "{reply:?}");
+        let reply = world
+            .app
+            .get(&format!(
+                "{ADMIN}/users/{}/next-slot?department_id={}&after=-5000-01-01T00:00:00Z",
+                world.user, world.department
+            ))
+            .await;
+        reply.assert_problem(422);
+    }
+
     async fn a_preview_answers_the_decision_and_stores_nothing(db: &TestDb) {
         let world = World::new(db).await;
         let send = world.preview(&world.body("Hello")).await;

@@ -20,6 +20,8 @@ mod cli;
 #[cfg(test)]
 mod communication_contract;
 #[cfg(test)]
+mod communication_stats;
+#[cfg(test)]
 mod communications_api;
 #[cfg(test)]
 mod conventions;

@@ -6,6 +6,7 @@ pub mod availability;
 pub mod bulk;
 pub mod channels;
 pub mod clock;
+pub mod communication_stats;
 pub mod communications;
 pub mod departments;
 pub mod dictionary;

@@ -6,10 +6,10 @@ use chrono::Duration;
 use omnichannel_domain::auth::LoginThrottle;
 use omnichannel_domain::ports::{
     AdminRepository, ApiKeyRepository, AvailabilityRepository, BulkRepository, Clock,
-    CommunicationRepository, CommunicationSourceRepository, CommunicationTypeRepository,
-    DepartmentRepository, DispatchQueue, FavoriteSourceRepository, HealthCheck,
-    LoginAttemptRepository, PolicyRepository, RefreshTokenRepository, RuleRepository,
-    SettingRepository, UserRepository,
+    CommunicationRepository, CommunicationSourceRepository, CommunicationStats,
+    CommunicationTypeRepository, DepartmentRepository, DispatchQueue, FavoriteSourceRepository,
+    HealthCheck, LoginAttemptRepository, PolicyRepository, QueueGauges, RefreshTokenRepository,
+    RuleRepository, SettingRepository, UserRepository,
 };
 
 use crate::auth::api_keys::ApiKeys;
@@ -20,6 +20,7 @@ use crate::auth::tokens::AccessTokens;
 use crate::availability::Availabilities;
 use crate::bulk::{Bulk, BulkPorts};
 use crate::channels::Channels;
+use crate::communication_stats::Stats;
 use crate::communications::{CommunicationPorts, Communications};
 use crate::departments::Departments;
 use crate::favorites::Favorites;
@@ -47,6 +48,8 @@ pub trait Storage:
     + PolicyRepository
     + BulkRepository
     + omnichannel_domain::ports::IdempotencyRepository
+    + CommunicationStats
+    + QueueGauges
     + HealthCheck
     + 'static
 {
@@ -70,6 +73,8 @@ impl<T> Storage for T where
         + PolicyRepository
         + BulkRepository
         + omnichannel_domain::ports::IdempotencyRepository
+        + CommunicationStats
+        + QueueGauges
         + HealthCheck
         + 'static
 {
@@ -116,6 +121,8 @@ pub struct Services {
     pub favorites: Favorites,
     pub rules: Rules,
     pub communications: Communications,
+    /// The communications by status and hour, and the queue: the dashboard's.
+    pub stats: Stats,
     pub idempotency: Arc<crate::idempotency::IdempotencyKeys>,
     pub bulk: Bulk,
     pub sessions: Sessions,
@@ -170,6 +177,7 @@ impl Services {
                 pipeline.horizon,
                 pipeline.wake.clone(),
             ),
+            stats: Stats::new(storage.clone(), storage.clone(), clock.clone()),
             bulk: Bulk::new(
                 BulkPorts {
                     bulk: storage.clone(),

@@ -647,3 +647,28 @@ pub struct QueueCounts {
 pub trait QueueGauges: Send + Sync {
     fn queue_counts(&self, now: DateTime<Utc>) -> Result<QueueCounts, RepoError>;
 }
+
+/// How many communications created within one UTC hour have one status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HourlyCount {
+    /// The start of the hour.
+    pub hour: DateTime<Utc>,
+    /// The current status.
+    pub status: CommunicationStatus,
+    pub count: u64,
+}
+
+/// The communications created over a time range, counted in the store.
+#[cfg_attr(feature = "mock", mockall::automock)]
+pub trait CommunicationStats: Send + Sync {
+    /// The communications whose `created_at` is at or after `from` and before
+    /// `to`, grouped by the UTC hour of `created_at` and their current status:
+    /// one entry per pair that some have, in no particular order. Counted by
+    /// the store through the `created_at` index, never by loading the rows;
+    /// a stored status the domain does not know is `Unexpected`.
+    fn hourly_counts(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<HourlyCount>, RepoError>;
+}

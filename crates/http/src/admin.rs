@@ -5,7 +5,8 @@ use utoipa::OpenApi;
 
 use crate::routes::bulk;
 use crate::routes::{
-    communications, departments, dictionaries, foresight, operators, session, users,
+    communication_stats, communications, departments, dictionaries, foresight, operators, session,
+    users,
 };
 
 /// The admin routes open to anyone: login, refresh and logout.
@@ -60,6 +61,8 @@ pub fn protected_routes(cfg: &mut ServiceConfig) {
         .service(foresight::preview_communication)
         .service(communications::send_communication)
         .service(communications::list_communications)
+        // Before `/communications/{id}`, which would take `stats` for an id.
+        .service(communication_stats::communication_stats)
         .service(communications::get_communication)
         .service(communications::update_communication)
         .service(communications::cancel_communication)
@@ -116,6 +119,7 @@ pub fn protected_routes(cfg: &mut ServiceConfig) {
     foresight::next_slot,
     communications::send_communication,
     communications::list_communications,
+    communication_stats::communication_stats,
     communications::get_communication,
     communications::update_communication,
     communications::cancel_communication,

@@ -3,6 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use omnichannel_app::availability::AvailabilityInput;
+use omnichannel_app::communication_stats::{CommunicationStatistics, StatsRange};
 use omnichannel_app::communications::{CommunicationPatch, CommunicationQuery, NewCommunication};
 use omnichannel_app::communications::{NextSlot, Preview};
 use omnichannel_app::dictionary::{EntryInput, EntryPatch};
@@ -192,9 +193,9 @@ pub struct PutAvailability {
     /// `active` or `blocked`.
     #[schema(value_type = AvailabilityStatusName)]
     pub status: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "moment::optional")]
     pub blocked_from: Option<DateTime<Utc>>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "moment::optional")]
     pub blocked_to: Option<DateTime<Utc>>,
 }
 
@@ -641,7 +642,7 @@ pub struct SendCommunication {
     pub message: String,
     /// RFC 3339. Left out, past or present: send now; more than a second
     /// ahead: book that moment.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "moment::optional")]
     pub communication_date: Option<DateTime<Utc>>,
 }
 
@@ -663,7 +664,7 @@ impl From<SendCommunication> for NewCommunication {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PatchCommunication {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "moment::optional")]
     pub communication_date: Option<DateTime<Utc>>,
     #[schema(min_length = 1, max_length = 10000, pattern = r"\S")]
     #[serde(default)]
@@ -703,8 +704,10 @@ pub struct CommunicationFilterQuery {
     pub communication_source_id: Option<Uuid>,
     pub batch_id: Option<Uuid>,
     /// RFC 3339; communications whose `communication_date` is at or after it.
+    #[serde(default, deserialize_with = "moment::optional")]
     pub from: Option<DateTime<Utc>>,
     /// RFC 3339; communications whose `communication_date` is before it.
+    #[serde(default, deserialize_with = "moment::optional")]
     pub to: Option<DateTime<Utc>>,
     #[param(minimum = 1)]
     pub limit: Option<i64>,
@@ -962,6 +965,7 @@ pub struct PreviewBody {
     /// The client's address on that channel; `null` for a channel that takes none.
     pub to: Option<String>,
     /// Until when it would wait (`defer` only).
+    #[serde(default, deserialize_with = "moment::optional")]
     pub not_before: Option<DateTime<Utc>>,
     /// Why it would wait or fail.
     #[schema(value_type = Option<StatusReasonName>)]
@@ -1029,6 +1033,7 @@ pub struct NextSlotQuery {
     /// The department whose rules apply.
     pub department_id: Uuid,
     /// The earliest moment to consider; now when left out or past.
+    #[serde(default, deserialize_with = "moment::optional")]
     pub after: Option<DateTime<Utc>>,
 }
 
@@ -1083,7 +1088,7 @@ pub struct SendBulk {
     pub message: String,
     /// RFC 3339. Left out, past or present: send now; more than a second
     /// ahead: book that moment for each client.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "moment::optional")]
     pub communication_date: Option<DateTime<Utc>>,
 }
 
@@ -1203,6 +1208,136 @@ impl From<omnichannel_app::bulk::BatchProgress> for BatchBody {
                 failed: count(S::Failed),
                 cancelled: count(S::Cancelled),
             },
+        }
+    }
+}
+
+/// `?from=&to=` of the communications' statistics.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct CommunicationStatsQuery {
+    /// RFC 3339; the communications created at or after it. Defaults to 24
+    /// hours before `to`; at most 31 days before it.
+    #[serde(default, deserialize_with = "moment::optional")]
+    pub from: Option<DateTime<Utc>>,
+    /// RFC 3339; the communications created before it. Defaults to now.
+    #[serde(default, deserialize_with = "moment::optional")]
+    pub to: Option<DateTime<Utc>>,
+}
+
+impl From<CommunicationStatsQuery> for StatsRange {
+    fn from(query: CommunicationStatsQuery) -> Self {
+        Self {
+            from: query.from,
+            to: query.to,
+        }
+    }
+}
+
+/// The communications created over a range, and the dispatch queue now.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CommunicationStatsBody {
+    /// The range counted, defaults applied: created at or after `from`…
+    pub from: DateTime<Utc>,
+    /// …and before `to`.
+    pub to: DateTime<Utc>,
+    /// By current status.
+    pub by_status: StatusCounts,
+    /// One entry per UTC hour the range meets, oldest first, even an empty
+    /// one; each counts the communications created within that hour and the
+    /// range.
+    pub hourly: Vec<HourStats>,
+    /// The dispatch queue now, whatever the range.
+    pub queue: QueueBody,
+}
+
+/// How many communications have each status, every status listed (0 when
+/// none has it).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StatusCounts {
+    pub booked: u64,
+    pub not_sent: u64,
+    pub sent: u64,
+    pub delivered: u64,
+    pub read: u64,
+    pub failed: u64,
+    pub cancelled: u64,
+}
+
+/// The communications created within one UTC hour.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HourStats {
+    /// The start of the hour.
+    pub hour: DateTime<Utc>,
+    /// By current status.
+    pub by_status: StatusCounts,
+}
+
+/// The communications waiting in the dispatch queue.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct QueueBody {
+    /// `not_sent` and due now.
+    pub due: u64,
+    /// `not_sent` and due later: deferred, retrying, or being sent.
+    pub deferred: u64,
+    /// `booked`, whatever their date.
+    pub booked: u64,
+}
+
+impl From<omnichannel_app::communication_stats::StatusCounts> for StatusCounts {
+    fn from(counts: omnichannel_app::communication_stats::StatusCounts) -> Self {
+        use omnichannel_domain::CommunicationStatus as S;
+        Self {
+            booked: counts.count(S::Booked),
+            not_sent: counts.count(S::NotSent),
+            sent: counts.count(S::Sent),
+            delivered: counts.count(S::Delivered),
+            read: counts.count(S::Read),
+            failed: counts.count(S::Failed),
+            cancelled: counts.count(S::Cancelled),
+        }
+    }
+}
+
+impl From<CommunicationStatistics> for CommunicationStatsBody {
+    fn from(stats: CommunicationStatistics) -> Self {
+        Self {
+            from: stats.from,
+            to: stats.to,
+            by_status: stats.by_status.into(),
+            hourly: stats
+                .hourly
+                .into_iter()
+                .map(|hour| HourStats {
+                    hour: hour.hour,
+                    by_status: hour.by_status.into(),
+                })
+                .collect(),
+            queue: QueueBody {
+                due: stats.queue.due,
+                deferred: stats.queue.deferred,
+                booked: stats.queue.booked,
+            },
+        }
+    }
+}
+
+/// The moments a request may give: RFC 3339 within the years 0001 to 9999,
+/// which both databases store and compare alike (PostgreSQL refuses years
+/// before 4713 BC; SQLite compares the text).
+pub(crate) mod moment {
+    use chrono::{DateTime, Datelike, Utc};
+    use serde::{Deserialize, Deserializer, de::Error};
+
+    pub(crate) fn optional<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<DateTime<Utc>>, D::Error> {
+        let value = Option::<DateTime<Utc>>::deserialize(deserializer)?;
+        match value {
+            Some(at) if !(1..=9999).contains(&at.year()) => Err(D::Error::custom(
+                "must be a moment within the years 0001 to 9999",
+            )),
+            value => Ok(value),
         }
     }
 }

@@ -2,6 +2,7 @@
 //! mounts; a handler shared by both is written once.
 
 pub mod bulk;
+pub mod communication_stats;
 pub mod communications;
 pub mod departments;
 pub mod dictionaries;

@@ -7,6 +7,7 @@ mod bound_sql;
 mod bulk;
 mod client_lock;
 mod communication_sources;
+mod communication_stats;
 mod communication_types;
 mod communications;
 mod departments;
