@@ -14,6 +14,8 @@ mod api;
 #[cfg(test)]
 mod auth_repository_contract;
 #[cfg(test)]
+mod browser;
+#[cfg(test)]
 mod bulk;
 #[cfg(test)]
 mod cli;
@@ -23,6 +25,12 @@ mod communication_contract;
 mod communication_stats;
 #[cfg(test)]
 mod communications_api;
+#[cfg(test)]
+mod console;
+#[cfg(test)]
+mod console_communications;
+#[cfg(test)]
+mod console_directory;
 #[cfg(test)]
 mod conventions;
 #[cfg(test)]

@@ -10,6 +10,7 @@ use omnichannel_app::Services;
 pub mod admin;
 pub mod auth;
 mod blocking;
+pub mod console;
 pub mod docs;
 pub mod dto;
 pub mod extract;
@@ -52,6 +53,7 @@ pub fn configure(services: Data<Services>) -> impl FnOnce(&mut ServiceConfig) {
             )
             .service(receipts::twilio)
             .configure(docs::routes)
+            .configure(console::routes)
             .default_service(web::to(unrouted::unrouted));
     }
 }
