@@ -208,8 +208,7 @@ impl TestDb {
         match self.backend {
             Backend::Sqlite => {
                 let path = self.url.trim_start_matches("sqlite://");
-                let mut conn =
-                    SqliteConnection::establish(path).expect("the SQLite test database opens");
+                let mut conn = sqlite_connection(path);
                 conn.batch_execute("PRAGMA foreign_keys = ON")?;
                 conn.batch_execute(sql)
             }
@@ -232,8 +231,7 @@ impl TestDb {
         let rows: Vec<Row> = match self.backend {
             Backend::Sqlite => {
                 let path = self.url.trim_start_matches("sqlite://");
-                let mut conn =
-                    SqliteConnection::establish(path).expect("the SQLite test database opens");
+                let mut conn = sqlite_connection(path);
                 diesel::sql_query(sql).load(&mut conn)
             }
             Backend::Postgres => {
@@ -245,6 +243,16 @@ impl TestDb {
         .unwrap_or_else(|e| panic!("{sql} failed: {e}"));
         rows.into_iter().map(|row| row.value).collect()
     }
+}
+
+/// A connection of the test's own to the SQLite file at `path`, which waits
+/// for the service's writers (and the recovery of a WAL a killed process left)
+/// instead of failing with "database is locked".
+fn sqlite_connection(path: &str) -> SqliteConnection {
+    let mut conn = SqliteConnection::establish(path).expect("the SQLite test database opens");
+    conn.batch_execute("PRAGMA busy_timeout = 10000")
+        .expect("the busy timeout is set");
+    conn
 }
 
 fn migrate(url: &str) {
