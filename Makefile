@@ -6,7 +6,7 @@ export CARGO_TARGET_DIR
 OMNICHANNEL_TEST_POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 export OMNICHANNEL_TEST_POSTGRES_URL
 
-.PHONY: run build test fmt-check lint layering e2e fmt fuzz bench-dispatch bench-bulk chaos
+.PHONY: run build test fmt-check lint layering e2e fmt fuzz bench bench-dispatch bench-bulk chaos
 
 run:
 	cargo run --release --bin omnichannel -- serve
@@ -46,6 +46,15 @@ fmt:
 # and every answer as documented. Not part of `make test`.
 fuzz:
 	scripts/api-fuzz.sh
+
+# The benchmark (docs/performance.md): the release binary as a child process
+# on a fresh PostgreSQL database, then on a fresh SQLite file — accept beside
+# pgbench, dispatch beside pg-boss (installed from npm under
+# $(CARGO_TARGET_DIR)/bench/pgboss), bulk, flat cost over a million older
+# rows, peak RSS. Prints one table and writes target/bench/report.json. Not
+# part of `make test`; about five minutes; BENCH_QUICK=1 for a fast check.
+bench:
+	scripts/bench.sh
 
 # Accept 10 000 sends through the API, then time their dispatch through the
 # `http` provider to a local sink, on SQLite and on PostgreSQL, beside the rate
