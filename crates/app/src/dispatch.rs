@@ -434,24 +434,70 @@ impl Dispatcher {
             let again_now = batch
                 .iter()
                 .any(|o| matches!(o, Outcome::GiveUpChannel { .. }));
-            let queue = self.queue.clone();
-            let count = batch.len();
-            match tokio::task::spawn_blocking(move || queue.complete(&batch).map(|()| batch)).await
-            {
-                Ok(Ok(batch)) => crate::metrics::outcomes_written(&batch),
-                Ok(Err(error)) => tracing::error!(
-                    error = format!("{error:#}"),
-                    count,
-                    "recording provider outcomes failed: the leases will end and the calls be made again"
-                ),
-                Err(error) => tracing::error!(%error, "the recording task failed"),
-            }
+            self.write_outcomes(batch).await;
             if again_now {
                 self.wake.notify_one();
             }
         }
     }
 }
+
+impl Dispatcher {
+    /// Writes one batch of outcomes. While the database cannot be reached
+    /// the write is tried again, for as long as the claims' lease lasts: a
+    /// provider's answer that is not written is a call made again once the
+    /// lease ends. A write after the lease changes nothing (outcomes are
+    /// written only under their lease), so trying longer is harmless but
+    /// useless.
+    async fn write_outcomes(&self, batch: Vec<Outcome>) {
+        let count = batch.len();
+        let give_up_at =
+            std::time::Instant::now() + self.settings.lease.to_std().unwrap_or_default();
+        let mut pause = RECORD_RETRY_FIRST;
+        let mut batch = batch;
+        loop {
+            let queue = self.queue.clone();
+            let written = tokio::task::spawn_blocking(move || {
+                let result = queue.complete(&batch);
+                (batch, result)
+            })
+            .await;
+            match written {
+                Ok((batch, Ok(()))) => {
+                    crate::metrics::outcomes_written(&batch);
+                    return;
+                }
+                Ok((back, Err(error))) => {
+                    if std::time::Instant::now() + pause >= give_up_at {
+                        tracing::error!(
+                            error = format!("{error:#}"),
+                            count,
+                            "recording provider outcomes failed until their lease ended: the calls will be made again"
+                        );
+                        return;
+                    }
+                    tracing::warn!(
+                        error = format!("{error:#}"),
+                        count,
+                        retry_in_ms = pause.as_millis(),
+                        "recording provider outcomes failed: trying again"
+                    );
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(RECORD_RETRY_MAX);
+                    batch = back;
+                }
+                Err(error) => {
+                    tracing::error!(%error, "the recording task failed");
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// The pauses between tries of an outcome write the database refused.
+const RECORD_RETRY_FIRST: std::time::Duration = std::time::Duration::from_millis(200);
+const RECORD_RETRY_MAX: std::time::Duration = std::time::Duration::from_secs(5);
 
 fn fail(id: CommunicationId, at: DateTime<Utc>, reason: StatusReason) -> Step {
     Step::Fail {
@@ -676,6 +722,90 @@ mod tests {
             .enable_all()
             .build()
             .expect("runtime")
+    }
+
+    /// The database refusing an outcome write for a moment (a restart, ended
+    /// connections) does not lose the provider's answer: the write is tried
+    /// again, the same batch, until it is taken.
+    #[test]
+    fn an_outcome_the_database_refuses_for_a_moment_is_written_again() {
+        let outcome = Outcome::Sent {
+            id: CommunicationId::generate(),
+            lease: uuid::Uuid::new_v4(),
+            provider_message_id: Some("p-1".to_owned()),
+            events: Vec::new(),
+        };
+        let written = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let mut queue = MockDispatchQueue::new();
+        let mut refusals = 2;
+        let seen = Arc::clone(&written);
+        queue.expect_complete().times(3).returning(move |batch| {
+            seen.lock().unwrap().push(batch.to_vec());
+            if refusals > 0 {
+                refusals -= 1;
+                Err(RepoError::Unexpected(anyhow::anyhow!(
+                    "the database is down"
+                )))
+            } else {
+                Ok(())
+            }
+        });
+        let dispatch = Arc::new(dispatcher(
+            queue,
+            on_one_provider(provider(Vec::new())),
+            t(0),
+        ));
+        let (sender, receiver) = mpsc::unbounded_channel();
+        sender.send(outcome.clone()).unwrap();
+        drop(sender);
+
+        runtime().block_on(dispatch.record(receiver));
+
+        let written = written.lock().unwrap();
+        assert_eq!(written.len(), 3);
+        assert!(written.iter().all(|batch| batch == &vec![outcome.clone()]));
+    }
+
+    /// Past the lease, a write is useless (another worker owns the
+    /// communication): the dispatcher stops trying.
+    #[test]
+    fn an_outcome_write_is_not_tried_past_the_lease() {
+        let mut queue = MockDispatchQueue::new();
+        let calls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counted = Arc::clone(&calls);
+        queue.expect_complete().returning(move |_| {
+            counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Err(RepoError::Unexpected(anyhow::anyhow!(
+                "the database is down"
+            )))
+        });
+        let mut clock = MockClock::new();
+        clock.expect_now().return_const(t(0));
+        let dispatch = Arc::new(Dispatcher::new(
+            Arc::new(queue),
+            Arc::new(on_one_provider(provider(Vec::new()))),
+            Arc::new(clock),
+            DispatchSettings {
+                lease: Duration::milliseconds(700),
+                ..settings()
+            },
+            Arc::new(Notify::new()),
+        ));
+        let (sender, receiver) = mpsc::unbounded_channel();
+        sender
+            .send(Outcome::Sent {
+                id: CommunicationId::generate(),
+                lease: uuid::Uuid::new_v4(),
+                provider_message_id: None,
+                events: Vec::new(),
+            })
+            .unwrap();
+        drop(sender);
+
+        runtime().block_on(dispatch.record(receiver));
+
+        // Tries at 0, 0.2 and 0.6 s; the next pause would end past 0.7 s.
+        assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 3);
     }
 
     #[test]
