@@ -12,11 +12,9 @@
 //! workers on, as in production), then one bulk booking of the same clients
 //! to its `202`.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use actix_web::{App, HttpResponse, HttpServer, web};
 use anyhow::{Context, bail};
 use clap::{Parser, ValueEnum};
 use diesel::{Connection, PgConnection, RunQueryDsl};
@@ -160,24 +158,6 @@ impl Drop for Database {
     }
 }
 
-/// A sink that answers every message `200` at once.
-async fn sink() -> anyhow::Result<(String, Arc<AtomicU64>)> {
-    let received = Arc::new(AtomicU64::new(0));
-    let counter = received.clone();
-    let server = HttpServer::new(move || {
-        let counter = counter.clone();
-        App::new().default_service(web::to(move || {
-            let n = counter.fetch_add(1, Ordering::Relaxed);
-            async move { HttpResponse::Ok().json(json!({"provider_message_id": format!("m-{n}")})) }
-        }))
-    })
-    .workers(1)
-    .bind("127.0.0.1:0")?;
-    let port = server.addrs()[0].port();
-    tokio::spawn(server.run());
-    Ok((format!("http://127.0.0.1:{port}/sms"), received))
-}
-
 async fn start(
     database: &str,
     sink: &str,
@@ -270,7 +250,7 @@ fn id(value: &Value) -> anyhow::Result<String> {
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let database = Database::create(&args)?;
-    let (sink_url, received) = sink().await?;
+    let (sink_url, received) = omnichannel_bench::sink::start().await?;
     if args.bulk {
         return bulk(&args, &database, &sink_url, &received).await;
     }

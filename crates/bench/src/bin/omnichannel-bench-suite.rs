@@ -26,7 +26,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use actix_web::{App, HttpResponse, HttpServer, web};
 use anyhow::{Context, bail};
 use clap::Parser;
 use diesel::{Connection, PgConnection, RunQueryDsl, SqliteConnection};
@@ -343,25 +342,6 @@ fn base_moment() -> String {
     (chrono::Utc::now() - chrono::Duration::minutes(1))
         .format("%Y-%m-%d %H:%M:%S.000000")
         .to_string()
-}
-
-/// A sink that answers every message `200` at once, on its own thread.
-async fn sink() -> anyhow::Result<(String, Arc<AtomicU64>)> {
-    let received = Arc::new(AtomicU64::new(0));
-    let counter = received.clone();
-    let server = HttpServer::new(move || {
-        let counter = counter.clone();
-        App::new().default_service(web::to(move || {
-            let n = counter.fetch_add(1, Ordering::Relaxed);
-            async move { HttpResponse::Ok().json(json!({"provider_message_id": format!("m-{n}")})) }
-        }))
-    })
-    .workers(1)
-    .backlog(4096)
-    .bind("127.0.0.1:0")?;
-    let port = server.addrs()[0].port();
-    actix_web::rt::spawn(server.run());
-    Ok((format!("http://127.0.0.1:{port}/sms"), received))
 }
 
 /// CPU seconds (user + system) a process has used, from /proc.
@@ -1031,7 +1011,7 @@ fn phase<T>(name: &str, result: anyhow::Result<T>, notes: &mut Vec<String>) -> O
 async fn run_backend(args: &Args, backend: Backend, sizes: Sizes) -> anyhow::Result<Value> {
     eprintln!("bench: {} — setting up", backend.name());
     let database = Database::create(backend, &args.postgres)?;
-    let (sink_url, _received) = sink().await?;
+    let (sink_url, _received) = omnichannel_bench::sink::start().await?;
     // The service migrates the database; the probe opens it after.
     let server = Server::start(&args.binary, &database, &sink_url, false, args.concurrency).await?;
     let mut probe = Probe::open(&database)?;

@@ -1,0 +1,3 @@
+//! What the benchmarks of this crate share.
+
+pub mod sink;
