@@ -14,7 +14,7 @@ use serde_json::json;
 
 use crate::Ctx;
 use crate::api::{Admin, RuleSpec, Sent, Unit};
-use crate::instance::{Instance, Settings, wait_ready};
+use crate::instance::{Settings, Three, blocking, start_three};
 use crate::load::Reconnecting;
 use crate::probe::{Probe, SENT};
 use crate::report::Scenario;
@@ -37,18 +37,10 @@ const RULE: RuleSpec = RuleSpec {
     unit: Unit::Minute,
 };
 
-fn blocking<T>(work: impl FnOnce() -> T) -> T {
-    tokio::task::block_in_place(work)
-}
-
 pub async fn run(ctx: &Ctx, seed: u64) -> anyhow::Result<Scenario> {
     let mut report = Scenario::new("3. exactness across instances");
     let mut rng = Rng::new(seed);
     let args = &ctx.args;
-    let cluster = ctx.cluster.clone();
-    let url = blocking(|| cluster.fresh_database("omnichannel_chaos_exact"))?;
-    let log_dir = ctx.run_dir.join("exact");
-    std::fs::create_dir_all(&log_dir)?;
     let sink = Sink::start(rng.next_u64(), EXACT_SINK)?;
     let settings = Settings {
         sink_url: sink.url.clone(),
@@ -58,16 +50,11 @@ pub async fn run(ctx: &Ctx, seed: u64) -> anyhow::Result<Scenario> {
         retry_base_ms: 200,
         provider_timeout_ms: 3_000,
     };
-    let mut instances = (1..=3)
-        .map(|n| Instance::new(n, &ctx.binary, &url, &settings, &log_dir))
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    for instance in &mut instances {
-        instance.spawn()?;
-    }
-    let bases: Vec<String> = instances.iter().map(Instance::base_url).collect();
-    for base in &bases {
-        wait_ready(&ctx.http, base, Duration::from_secs(60)).await?;
-    }
+    let Three {
+        url,
+        mut instances,
+        bases,
+    } = start_three(ctx, "exact", &settings).await?;
     let first = bases.first().context("no instance")?;
     let admin = Admin::login(&ctx.http, first).await?;
     let mass = admin.mass_type(first).await?;

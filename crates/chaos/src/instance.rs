@@ -11,6 +11,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use tokio::process::{Child, Command};
 
+use crate::Ctx;
+
 /// The channel codes the migrations seed: every one posts to the sink.
 pub const CHANNELS: [&str; 4] = ["sms", "messenger", "email", "push"];
 pub const ADMIN_PASSWORD: &str = "chaos-operator-password";
@@ -229,4 +231,45 @@ pub async fn wait_ready(
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// Runs blocking database work on this worker thread.
+pub fn blocking<T>(work: impl FnOnce() -> T) -> T {
+    tokio::task::block_in_place(work)
+}
+
+/// Three instances started on one fresh database of the harness's cluster,
+/// each ready.
+pub struct Three {
+    /// The database's URL.
+    pub url: String,
+    pub instances: Vec<Instance>,
+    /// The instances' base URLs, in order.
+    pub bases: Vec<String>,
+}
+
+/// Starts three instances on a fresh database `omnichannel_chaos_<name>`,
+/// logging under `<run dir>/<name>`, with `settings`, and waits until each is
+/// ready.
+pub async fn start_three(ctx: &Ctx, name: &str, settings: &Settings) -> anyhow::Result<Three> {
+    let cluster = ctx.cluster.clone();
+    let database = format!("omnichannel_chaos_{name}");
+    let url = blocking(|| cluster.fresh_database(&database))?;
+    let log_dir = ctx.run_dir.join(name);
+    std::fs::create_dir_all(&log_dir)?;
+    let mut instances = (1..=3)
+        .map(|n| Instance::new(n, &ctx.binary, &url, settings, &log_dir))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    for instance in &mut instances {
+        instance.spawn()?;
+    }
+    let bases: Vec<String> = instances.iter().map(Instance::base_url).collect();
+    for base in &bases {
+        wait_ready(&ctx.http, base, Duration::from_secs(60)).await?;
+    }
+    Ok(Three {
+        url,
+        instances,
+        bases,
+    })
 }

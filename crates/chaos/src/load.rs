@@ -23,7 +23,7 @@ use tokio::sync::watch;
 use crate::Ctx;
 use crate::api::{Admin, Sent};
 use crate::checks::{Expected, check_load};
-use crate::instance::{Instance, Settings, wait_ready};
+use crate::instance::{Instance, Settings, Three, blocking, start_three, wait_ready};
 use crate::probe::Probe;
 use crate::report::{Scenario, seconds};
 use crate::rng::Rng;
@@ -85,11 +85,6 @@ impl Reconnecting {
             }
         }
     }
-}
-
-/// Runs blocking database work on this worker thread.
-fn blocking<T>(work: impl FnOnce() -> T) -> T {
-    tokio::task::block_in_place(work)
 }
 
 const PROBE_PATIENCE: Duration = Duration::from_secs(60);
@@ -411,11 +406,6 @@ pub async fn run(ctx: &Ctx, faults: Faults, seed: u64) -> anyhow::Result<Scenari
     let mut rng = Rng::new(seed);
     let args = &ctx.args;
     let database = format!("omnichannel_chaos_{name}");
-    let cluster = ctx.cluster.clone();
-    let db_name = database.clone();
-    let url = blocking(|| cluster.fresh_database(&db_name))?;
-    let log_dir = ctx.run_dir.join(name);
-    std::fs::create_dir_all(&log_dir)?;
     let sink = Sink::start(rng.next_u64(), LOAD_SINK)?;
     let settings = Settings {
         sink_url: sink.url.clone(),
@@ -425,16 +415,11 @@ pub async fn run(ctx: &Ctx, faults: Faults, seed: u64) -> anyhow::Result<Scenari
         retry_base_ms: 200,
         provider_timeout_ms: 3_000,
     };
-    let mut instances = (1..=3)
-        .map(|n| Instance::new(n, &ctx.binary, &url, &settings, &log_dir))
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    for instance in &mut instances {
-        instance.spawn()?;
-    }
-    let bases: Vec<String> = instances.iter().map(Instance::base_url).collect();
-    for base in &bases {
-        wait_ready(&ctx.http, base, Duration::from_secs(60)).await?;
-    }
+    let Three {
+        url,
+        instances,
+        bases,
+    } = start_three(ctx, name, &settings).await?;
     let first = bases.first().context("no instance")?;
     let admin = Admin::login(&ctx.http, first).await?;
     let mass = admin.mass_type(first).await?;

@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use crate::Ctx;
 use crate::api::{Admin, Sent};
 use crate::checks::{Expected, check_load};
-use crate::instance::{Instance, Settings, wait_ready};
+use crate::instance::{Instance, Settings, blocking, wait_ready};
 use crate::probe::Probe;
 use crate::report::{Scenario, seconds};
 use crate::rng::Rng;
@@ -29,10 +29,6 @@ const SQLITE_SINK: Behaviour = Behaviour {
 
 /// Kills when this share of the communications is final.
 const KILL_AT: [f64; 2] = [0.3, 0.65];
-
-fn blocking<T>(work: impl FnOnce() -> T) -> T {
-    tokio::task::block_in_place(work)
-}
 
 fn probe(path: &str) -> anyhow::Result<Probe> {
     Probe::sqlite(path)
