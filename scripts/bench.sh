@@ -10,8 +10,9 @@ cd "$(dirname "$0")/.."
 : "${OMNICHANNEL_TEST_POSTGRES_URL:=postgres://postgres@127.0.0.1:5432/postgres}"
 PGBOSS_VERSION=10   # the last major release that runs on Node 20
 
-cargo build --release --bin omnichannel
-cargo build --release -p omnichannel-bench --bin omnichannel-bench-suite
+# One invocation, so that both binaries share one feature resolution and a
+# second run rebuilds nothing.
+cargo build --release -p omnichannel-server -p omnichannel-bench --bin omnichannel --bin omnichannel-bench-suite
 
 if ! command -v pgbench >/dev/null; then
     echo "bench: installing pgbench (postgresql-client)" >&2

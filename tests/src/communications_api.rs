@@ -358,6 +358,67 @@ both_backends! {
         assert_eq!(world.list("").await.body["total"], 0);
     }
 
+    async fn concurrent_sends_are_stored_together_and_a_bad_one_is_refused_alone(db: &TestDb) {
+        let world = World::new(db).await;
+        let unknown = uuid::Uuid::new_v4().to_string();
+        let bodies: Vec<(bool, Value)> = (0..40)
+            .map(|n| {
+                let mut body = world.body(&format!("Hello {n}"));
+                let good = n % 5 != 0;
+                if !good {
+                    body["user_id"] = json!(unknown);
+                }
+                (good, body)
+            })
+            .collect();
+        let replies = futures_util::future::join_all(bodies.iter().map(|(_, body)| world.post(body))).await;
+        let mut stored = Vec::new();
+        for ((good, body), reply) in bodies.iter().zip(&replies) {
+            if *good {
+                assert_eq!(reply.status, 202, "{reply:?}");
+                assert_eq!(reply.body["message"], body["message"]);
+                stored.push(id_of(&reply.body));
+            } else {
+                reply.assert_problem(422);
+                assert_eq!(reply.error_fields(), ["user_id"], "{reply:?}");
+            }
+        }
+        assert_eq!(world.list("limit=100").await.body["total"], 32);
+        for id in &stored {
+            let detail = world.detail(id).await;
+            assert_eq!(kinds(&detail), ["created"], "{detail}");
+            assert_eq!(detail["status"], "not_sent");
+        }
+    }
+
+    async fn a_revoked_key_stops_sends_at_once_on_every_instance(db: &TestDb) {
+        let world = World::new(db).await;
+        // A second instance of the service on the same database.
+        let other = TestApp::spawn_with(db, &[("OMNICHANNEL_WORKER__ENABLED", "false")]).await;
+        let key = world.app.api_key().await;
+        let send = format!("{PUBLIC}/communications");
+        let types = format!("{PUBLIC}/communication-types");
+        // The other instance verifies the key once, then remembers it.
+        for n in 0..3 {
+            let reply = other.send_as(key.clone(), Method::POST, &send, Some(&world.body(&format!("Hi {n}")))).await;
+            assert_eq!(reply.status, 202, "{reply:?}");
+        }
+        assert_eq!(other.send_as(key.clone(), Method::GET, &types, None).await.status, 200);
+        let Auth::Key { key: public, secret } = key.clone() else { unreachable!() };
+        let wrong = Auth::Key { key: public, secret: format!("{secret}x") };
+        other.send_as(wrong, Method::POST, &send, Some(&world.body("Wrong"))).await.assert_problem(401);
+
+        let listed = world.app.get(&format!("{ADMIN}/api-keys")).await;
+        let id = listed.body["items"][0]["id"].as_str().unwrap().to_owned();
+        assert_eq!(world.app.delete(&format!("{ADMIN}/api-keys/{id}")).await.status, 204);
+
+        // Refused by the instance that remembered it, on the send and elsewhere.
+        other.send_as(key.clone(), Method::POST, &send, Some(&world.body("After"))).await.assert_problem(401);
+        other.send_as(key.clone(), Method::GET, &types, None).await.assert_problem(401);
+        world.app.send_as(key.clone(), Method::POST, &send, Some(&world.body("After"))).await.assert_problem(401);
+        assert_eq!(world.list("").await.body["total"], 3, "nothing was stored after the revocation");
+    }
+
     async fn a_booking_is_stored_booked_with_its_history(db: &TestDb) {
         let world = World::new(db).await;
         let at = from_now(Duration::hours(1));

@@ -10,13 +10,14 @@ use omnichannel_domain::ports::{
     PolicyRepository, RepoError, Stored, UserRepository,
 };
 use omnichannel_domain::{
-    BatchId, Communication, CommunicationId, CommunicationStatus, DepartmentId, Event, EventKind,
-    Message, SourceId, StatusReason, TypeId, UserId, ValidationErrors,
+    ApiKeyId, BatchId, Communication, CommunicationId, CommunicationStatus, DepartmentId, Event,
+    EventKind, Message, SourceId, StatusReason, TypeId, UserId, ValidationErrors,
 };
 use tokio::sync::Notify;
 
 use crate::channels::Channels;
 use crate::error::{GetError, ListError, unexpected};
+use crate::intake::{GroupCommit, Intake};
 use crate::policy::PolicyView;
 
 /// A date more than this ahead of now books; anything earlier sends now.
@@ -98,6 +99,9 @@ pub enum SendError {
     Invalid(ValidationErrors),
     #[error("the booking is refused: {}", .0.reason.as_str())]
     Refused(Refusal),
+    /// The API key of the request was revoked before the send was stored.
+    #[error("the API key is revoked")]
+    KeyRevoked,
     #[error(transparent)]
     Unexpected(anyhow::Error),
 }
@@ -143,6 +147,8 @@ pub struct CommunicationPorts {
 
 pub struct Communications {
     ports: CommunicationPorts,
+    /// Stores the sends of concurrent requests together.
+    intake: GroupCommit,
     channels: Arc<Channels>,
     horizon: Duration,
     /// Woken when a communication becomes due now.
@@ -157,6 +163,7 @@ impl Communications {
         dispatch: Arc<Notify>,
     ) -> Self {
         Self {
+            intake: GroupCommit::new(ports.communications.clone()),
             ports,
             channels,
             horizon,
@@ -166,7 +173,18 @@ impl Communications {
 
     /// Sends now (queued as `not_sent`) or books: a booking is stored only if
     /// the decision at its moment, counting it, is to send.
-    pub fn send(&self, input: NewCommunication) -> Result<Communication, SendError> {
+    ///
+    /// A send now is stored by a group commit with the sends of concurrent
+    /// requests; its references are checked by the database as it is stored
+    /// (each is named when one is missing). `key` is the API key the request
+    /// was authenticated with when its revocation has not been checked yet:
+    /// the send is stored only if the key is still active in the
+    /// transaction that stores it.
+    pub fn send(
+        &self,
+        input: NewCommunication,
+        key: Option<ApiKeyId>,
+    ) -> Result<Communication, SendError> {
         let communication = self.parse(input)?;
         let created = Event::new(
             communication.id,
@@ -174,13 +192,23 @@ impl Communications {
             EventKind::Created,
         );
         if communication.status == CommunicationStatus::NotSent {
-            self.ports
-                .communications
-                .insert(&communication, &[created])?;
+            match self.intake.store(communication.clone(), vec![created], key) {
+                Intake::Stored => {}
+                Intake::KeyRevoked => return Err(SendError::KeyRevoked),
+                Intake::MissingReference => {
+                    self.require_references(&communication)?;
+                    return Err(SendError::Unexpected(anyhow::anyhow!(
+                        "a reference of communication {} was missing when it was stored",
+                        communication.id
+                    )));
+                }
+                Intake::Failed(error) => return Err(SendError::Unexpected(error)),
+            }
             crate::metrics::created(crate::metrics::Via::Send, communication.status, 1);
             self.dispatch.notify_one();
             return Ok(communication);
         }
+        self.require_references(&communication)?;
         let booked = booked_event(&communication, communication.created_at, None);
         self.book(&communication, None, &mut |_| {
             Ok(ClientWrite::Insert(
@@ -201,6 +229,7 @@ impl Communications {
     /// for a booking — on the state of now, counting it. Stores nothing.
     pub fn preview(&self, input: NewCommunication) -> Result<Preview, SendError> {
         let communication = self.parse(input)?;
+        self.require_references(&communication)?;
         let now = self.ports.clock.now();
         let snapshot = self.ports.policies.policy_snapshot(
             communication.user_id,
@@ -269,27 +298,22 @@ impl Communications {
         })
     }
 
-    /// Validates a new communication, naming every invalid field; references
-    /// must exist.
+    /// Validates a new communication's own fields, naming every invalid one;
+    /// its references are checked where it is stored.
     fn parse(&self, input: NewCommunication) -> Result<Communication, SendError> {
-        let mut errors = ValidationErrors::new();
-        let message = errors.check("message", Message::parse(input.message));
-        if self.ports.users.get(input.user_id)?.is_none() {
-            errors.add("user_id", "no client has this id");
-        }
-        References {
-            departments: self.ports.departments.as_ref(),
-            types: self.ports.types.as_ref(),
-            sources: self.ports.sources.as_ref(),
-        }
-        .check(
-            input.department_id,
-            input.type_id,
-            input.source_id,
-            &mut errors,
-        )?;
-        let (Some(message), true) = (message, errors.is_empty()) else {
-            return Err(SendError::Invalid(errors));
+        let message = match Message::parse(input.message) {
+            Ok(message) => message,
+            Err(error) => {
+                let mut errors = ValidationErrors::single("message", error.0);
+                self.check_references(
+                    input.user_id,
+                    input.department_id,
+                    input.type_id,
+                    input.source_id,
+                    &mut errors,
+                )?;
+                return Err(SendError::Invalid(errors));
+            }
         };
         let now = self.ports.clock.now();
         let booked_for = input
@@ -320,6 +344,43 @@ impl Communications {
             created_at: now,
             updated_at: now,
         })
+    }
+
+    /// Names in `errors` each reference of a send that no entry has.
+    fn check_references(
+        &self,
+        user_id: UserId,
+        department_id: DepartmentId,
+        type_id: TypeId,
+        source_id: Option<SourceId>,
+        errors: &mut ValidationErrors,
+    ) -> Result<(), RepoError> {
+        if self.ports.users.get(user_id)?.is_none() {
+            errors.add("user_id", "no client has this id");
+        }
+        References {
+            departments: self.ports.departments.as_ref(),
+            types: self.ports.types.as_ref(),
+            sources: self.ports.sources.as_ref(),
+        }
+        .check(department_id, type_id, source_id, errors)
+    }
+
+    /// `Invalid`, naming each reference of `communication` that no entry has.
+    fn require_references(&self, communication: &Communication) -> Result<(), SendError> {
+        let mut errors = ValidationErrors::new();
+        self.check_references(
+            communication.user_id,
+            communication.department_id,
+            communication.type_id,
+            communication.requested_source_id,
+            &mut errors,
+        )?;
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(SendError::Invalid(errors))
+        }
     }
 
     /// Under the client's lock: decides for `booking` at its date, counting

@@ -15,6 +15,7 @@ pub mod error;
 pub mod favorites;
 pub mod idempotency;
 mod in_flight;
+mod intake;
 pub mod metrics;
 pub mod page;
 mod policy;

@@ -246,6 +246,8 @@ pub trait ApiKeyRepository: Send + Sync {
     fn insert(&self, key: &ApiKey) -> Result<(), RepoError>;
     /// The key with this public part, unless revoked.
     fn find_active(&self, api_key: &str) -> Result<Option<ApiKey>, RepoError>;
+    /// Whether the key with this id exists and is not revoked.
+    fn is_active(&self, id: ApiKeyId) -> Result<bool, RepoError>;
     /// The keys that are not revoked, newest first.
     fn list(&self, page: Page) -> Result<Paged<ApiKey>, RepoError>;
     /// `Ok(false)` when there is no such key or it is revoked already.
@@ -336,6 +338,11 @@ pub trait CommunicationRepository: Send + Sync {
     /// Stores a new communication with its first events, queued at its
     /// `due_at`, in one transaction.
     fn insert(&self, communication: &Communication, events: &[Event]) -> Result<(), RepoError>;
+    /// Stores new communications with their first events in one transaction
+    /// (a group commit of concurrent sends), if each key of `keys` is still
+    /// active when it runs; otherwise stores nothing and says why.
+    fn insert_group(&self, group: &BulkInsert, keys: &[ApiKeyId])
+    -> Result<GroupInsert, RepoError>;
     fn get(&self, id: CommunicationId) -> Result<Option<Communication>, RepoError>;
     /// The newest communication whose provider answered `provider_message_id`.
     fn find_by_provider_message_id(
@@ -536,8 +543,20 @@ pub trait PolicyRepository: Send + Sync {
     ) -> Result<PolicySnapshot, RepoError>;
 }
 
+/// What became of a group of new communications stored together.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GroupInsert {
+    /// Every one is stored.
+    Stored,
+    /// Nothing is stored: these keys are revoked (or gone).
+    Revoked(Vec<ApiKeyId>),
+    /// Nothing is stored: a client, department, type or channel one of them
+    /// names does not exist.
+    MissingReference,
+}
+
 /// New communications of many clients and their first events, written
-/// together by a bulk send.
+/// together by a bulk send or a group commit of sends.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct BulkInsert {
     pub communications: Vec<Communication>,

@@ -3,7 +3,7 @@
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
-use actix_web::http::header;
+use actix_web::http::{Method, header};
 use actix_web::middleware::Next;
 use actix_web::web::Data;
 use actix_web::{FromRequest, HttpMessage, HttpRequest};
@@ -26,6 +26,21 @@ pub struct Operator(pub AdminId);
 /// The API key a public request was authenticated with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ApiClient(pub ApiKeyId);
+
+/// Set beside [`ApiClient`] when the key's secret was checked against the
+/// keys the process remembers and its revocation is left to the transaction
+/// that stores the send (the single send of the public API, its hot path).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeyToConfirm(pub ApiKeyId);
+
+/// The route whose handler confirms the API key itself: `POST` of a single
+/// send, which stores it only if the key is still active in its transaction.
+const CONFIRMS_ITS_KEY: &str = "/api/public/v1/communications";
+
+/// The answer to an unknown or revoked key, or a wrong secret.
+pub(crate) fn invalid_key() -> ApiError {
+    ApiError::unauthorized(KEY_CHALLENGE, "The API key or secret is invalid.")
+}
 
 fn services(req: &ServiceRequest) -> Result<Data<Services>, ApiError> {
     req.app_data::<Data<Services>>()
@@ -65,8 +80,11 @@ pub async fn require_operator(
     next.call(req).await
 }
 
-/// Public API: `X-Api-Key` and `X-Api-Secret`, checked against the stored
-/// hash on every request, so a revoked key stops at once.
+/// Public API: `X-Api-Key` and `X-Api-Secret`. The secret of a key the
+/// process verified before is checked in memory; whether the key is still
+/// active is checked in the database on every request — by one query here,
+/// or, for a single send, in the transaction that stores it — so a revoked
+/// key stops at once.
 pub async fn require_api_key(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
@@ -88,20 +106,33 @@ pub async fn require_api_key(
         )
         .into());
     };
-    let client = blocking(move || {
-        services
-            .api_keys
-            .authenticate(&key, &secret)
-            .map_err(|error| match error {
-                KeyAuthError::Invalid => {
-                    ApiError::unauthorized(KEY_CHALLENGE, "The API key or secret is invalid.")
-                }
-                KeyAuthError::Unexpected(source) => ApiError::internal(source),
+    let confirms_its_key = req.method() == Method::POST && req.path() == CONFIRMS_ITS_KEY;
+    let recalled = services.api_keys.recall(&key, &secret);
+    let client = match recalled {
+        Some(id) if confirms_its_key => {
+            req.extensions_mut().insert(KeyToConfirm(id));
+            id
+        }
+        Some(id) => blocking(move || services.api_keys.confirm(id).map_err(key_error)).await?,
+        None => {
+            blocking(move || {
+                services
+                    .api_keys
+                    .authenticate(&key, &secret)
+                    .map_err(key_error)
             })
-    })
-    .await?;
+            .await?
+        }
+    };
     req.extensions_mut().insert(ApiClient(client));
     next.call(req).await
+}
+
+fn key_error(error: KeyAuthError) -> ApiError {
+    match error {
+        KeyAuthError::Invalid => invalid_key(),
+        KeyAuthError::Unexpected(source) => ApiError::internal(source),
+    }
 }
 
 impl FromRequest for Operator {

@@ -296,6 +296,7 @@ impl From<SendError> for ApiError {
         match error {
             SendError::Invalid(errors) => errors.into(),
             SendError::Refused(refusal) => refused(refusal),
+            SendError::KeyRevoked => crate::auth::invalid_key(),
             SendError::Unexpected(source) => Self::internal(source),
         }
     }

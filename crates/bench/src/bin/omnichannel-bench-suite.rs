@@ -68,6 +68,20 @@ struct Args {
     /// `worker.concurrency` of the service while dispatching.
     #[arg(long, default_value_t = 64)]
     concurrency: u32,
+    /// The phases to run, for a quicker look at one of them: `accept`
+    /// (with pgbench), `dispatch` (with pg-boss), `bulk`, `flat`.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "accept,dispatch,bulk,flat"
+    )]
+    phases: Vec<String>,
+}
+
+impl Args {
+    fn runs(&self, phase: &str) -> bool {
+        self.phases.iter().any(|p| p == phase)
+    }
 }
 
 /// The sizes of one run.
@@ -1020,7 +1034,12 @@ async fn run_backend(args: &Args, backend: Backend, sizes: Sizes) -> anyhow::Res
 
     // 1. Accept, workers off, and the peak RSS of that run.
     let mut accept_json = serde_json::Map::new();
-    for clients in sizes.clients {
+    let accept_clients: &[usize] = if args.runs("accept") {
+        &sizes.clients
+    } else {
+        &[]
+    };
+    for &clients in accept_clients {
         eprintln!("bench: {} — accept, {clients} clients", backend.name());
         let run = phase(
             &format!("accept {clients}"),
@@ -1050,7 +1069,7 @@ async fn run_backend(args: &Args, backend: Backend, sizes: Sizes) -> anyhow::Res
     }
     let peak_rss_mb = server.peak_rss_mb().ok();
     drop(server);
-    if backend == Backend::Postgres {
+    if backend == Backend::Postgres && args.runs("accept") {
         let created = probe.execute(
             "CREATE TABLE bench_insert (id uuid PRIMARY KEY DEFAULT gen_random_uuid(), \
              user_id uuid, created_at timestamptz DEFAULT now())",
@@ -1074,22 +1093,26 @@ async fn run_backend(args: &Args, backend: Backend, sizes: Sizes) -> anyhow::Res
     }
 
     // 2. Dispatch.
-    eprintln!("bench: {} — dispatch of {}", backend.name(), sizes.dispatch);
-    let run = phase(
-        "dispatch",
-        dispatch(
-            args,
-            &database,
-            &mut probe,
-            &setup,
-            &sink_url,
-            sizes.dispatch,
-            sizes.dispatch_users,
-            0,
+    let run = if args.runs("dispatch") || args.runs("flat") {
+        eprintln!("bench: {} — dispatch of {}", backend.name(), sizes.dispatch);
+        phase(
+            "dispatch",
+            dispatch(
+                args,
+                &database,
+                &mut probe,
+                &setup,
+                &sink_url,
+                sizes.dispatch,
+                sizes.dispatch_users,
+                0,
+            )
+            .await,
+            &mut notes,
         )
-        .await,
-        &mut notes,
-    );
+    } else {
+        None
+    };
     let empty_rate = run.as_ref().map(|r| r.rate);
     let mut dispatch_json = match &run {
         Some(run) => json!({
@@ -1102,7 +1125,7 @@ async fn run_backend(args: &Args, backend: Backend, sizes: Sizes) -> anyhow::Res
         }),
         None => json!({}),
     };
-    if backend == Backend::Postgres {
+    if backend == Backend::Postgres && args.runs("dispatch") {
         eprintln!(
             "bench: {} — pg-boss, {} jobs",
             backend.name(),
@@ -1121,38 +1144,47 @@ async fn run_backend(args: &Args, backend: Backend, sizes: Sizes) -> anyhow::Res
     }
 
     // 3. Bulk.
-    eprintln!("bench: {} — bulk of {}", backend.name(), sizes.bulk);
-    let bulk_json = match phase(
-        "bulk",
-        bulk(args, &database, &mut probe, &setup, &sink_url, sizes.bulk).await,
-        &mut notes,
-    ) {
+    let bulk_run = if args.runs("bulk") {
+        eprintln!("bench: {} — bulk of {}", backend.name(), sizes.bulk);
+        phase(
+            "bulk",
+            bulk(args, &database, &mut probe, &setup, &sink_url, sizes.bulk).await,
+            &mut notes,
+        )
+    } else {
+        None
+    };
+    let bulk_json = match bulk_run {
         Some(b) => json!({"accept_s": round(b.accept_s, 3), "all_sent_s": round(b.all_sent_s, 2)}),
         None => json!({}),
     };
 
     // 4. Flat cost.
-    eprintln!(
-        "bench: {} — dispatch of {} after {} older",
-        backend.name(),
-        sizes.dispatch,
-        sizes.old
-    );
-    let flat = phase(
-        "flat",
-        dispatch(
-            args,
-            &database,
-            &mut probe,
-            &setup,
-            &sink_url,
+    let flat = if args.runs("flat") {
+        eprintln!(
+            "bench: {} — dispatch of {} after {} older",
+            backend.name(),
             sizes.dispatch,
-            sizes.dispatch_users,
-            sizes.old,
+            sizes.old
+        );
+        phase(
+            "flat",
+            dispatch(
+                args,
+                &database,
+                &mut probe,
+                &setup,
+                &sink_url,
+                sizes.dispatch,
+                sizes.dispatch_users,
+                sizes.old,
+            )
+            .await,
+            &mut notes,
         )
-        .await,
-        &mut notes,
-    );
+    } else {
+        None
+    };
     let flat_json = match &flat {
         Some(run) => json!({
             "rate": round(run.rate, 0),

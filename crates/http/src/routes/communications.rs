@@ -1,11 +1,13 @@
 //! Communications: send or book, follow, reschedule, cancel, and delivery receipts.
 
 use actix_web::web::{Data, Path};
-use actix_web::{HttpRequest, HttpResponse, get, patch, post};
+use actix_web::{HttpMessage, HttpRequest, HttpResponse, get, patch, post};
+use omnichannel_app::communications::SendError;
 use omnichannel_app::{Services, parse_page};
 use omnichannel_domain::CommunicationId;
 use uuid::Uuid;
 
+use crate::auth::KeyToConfirm;
 use crate::blocking::blocking;
 use crate::dto::{
     CommunicationBody, CommunicationDetail, CommunicationFilterQuery, ListOf, PatchCommunication,
@@ -47,9 +49,20 @@ pub async fn send_communication(
     services: Data<Services>,
     IdempotentJson(body, idempotency): IdempotentJson<SendCommunication>,
 ) -> Result<HttpResponse, ApiError> {
+    let key = req.extensions().get::<KeyToConfirm>().map(|k| k.0);
     idempotency
         .run(&services.clone(), async move {
-            let communication = blocking(move || services.communications.send(body.into())).await?;
+            let communication = blocking(move || {
+                services
+                    .communications
+                    .send(body.into(), key)
+                    .inspect_err(|error| {
+                        if let (SendError::KeyRevoked, Some(key)) = (error, key) {
+                            services.api_keys.forget(key);
+                        }
+                    })
+            })
+            .await?;
             Ok(accepted_in(
                 &req,
                 "communications",

@@ -45,6 +45,18 @@ impl ApiKeyRepository for Store {
         row.map(ApiKeyRow::into_domain).transpose()
     }
 
+    fn is_active(&self, id: ApiKeyId) -> Result<bool, RepoError> {
+        self.with_conn(|conn| {
+            diesel::select(diesel::dsl::exists(
+                api_keys::table
+                    .find(db_id(id))
+                    .filter(api_keys::revoked_at.is_null()),
+            ))
+            .get_result(conn)
+            .map_err(unexpected)
+        })
+    }
+
     fn list(&self, page: Page) -> Result<Paged<ApiKey>, RepoError> {
         let (limit, offset) = limit_offset(page);
         let fetched = self.with_conn(|conn| {

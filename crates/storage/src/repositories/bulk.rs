@@ -10,7 +10,9 @@ use diesel::sql_types::{Array, BigInt};
 use omnichannel_domain::ports::{
     BulkInsert, BulkRepository, BulkSendWrite, ClientsDecision, RepoError,
 };
-use omnichannel_domain::{BatchId, CommunicationStatus, DepartmentId, UserId};
+use omnichannel_domain::{
+    BatchId, Communication, CommunicationStatus, DepartmentId, Event, UserId,
+};
 use uuid::Uuid;
 
 use super::client_lock::client_lock_key;
@@ -38,7 +40,7 @@ const CLIENTS_PER_TRANSACTION: usize = 1_000;
 /// written as `NULL`, so that SQLite takes many rows in one statement too.
 #[derive(Insertable)]
 #[diesel(table_name = communications, treat_none_as_default_value = false)]
-struct BulkRow {
+pub(super) struct BulkRow {
     id: String,
     department_id: String,
     user_id: String,
@@ -109,24 +111,36 @@ fn insert_all(
             stray.user_id
         ))));
     }
-    let rows = insert
-        .communications
+    let rows = bulk_rows(&insert.communications)?;
+    write_rows(conn, &rows, &insert.events).map_err(|e| Abort(write_error(e, |_| "id")))
+}
+
+/// The rows of new communications, queued and counted as their state says.
+pub(super) fn bulk_rows(communications: &[Communication]) -> Result<Vec<BulkRow>, RepoError> {
+    communications
         .iter()
         .map(|item| NewCommunicationRow::from_domain(item).map(BulkRow::from))
-        .collect::<Result<Vec<_>, _>>()?;
-    let queued = rows.iter().any(|row| row.due_at.is_some());
+        .collect()
+}
+
+/// Stores `rows` and `events` in multi-row statements (one per 1 000 rows);
+/// wakes the workers once when one is queued.
+pub(super) fn write_rows(
+    conn: &mut DbConnection,
+    rows: &[BulkRow],
+    events: &[Event],
+) -> QueryResult<()> {
     for chunk in rows.chunks(ROWS_PER_STATEMENT) {
         let statement = diesel::insert_into(communications::table).values(chunk);
         match conn {
             DbConnection::Sqlite(conn) => statement.execute(conn),
             DbConnection::Pg(conn) => statement.execute(conn),
-        }
-        .map_err(|e| write_error(e, |_| "id"))?;
+        }?;
     }
-    for chunk in insert.events.chunks(ROWS_PER_STATEMENT) {
+    for chunk in events.chunks(ROWS_PER_STATEMENT) {
         append_events(conn, chunk)?;
     }
-    if queued {
+    if rows.iter().any(|row| row.due_at.is_some()) {
         notify_dispatch(conn)?;
     }
     Ok(())

@@ -4,14 +4,16 @@
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use omnichannel_domain::ports::{
-    ClientDecision, ClientWrite, CommunicationFilter, CommunicationRepository, Page, Paged,
-    RepoError,
+    BulkInsert, ClientDecision, ClientWrite, CommunicationFilter, CommunicationRepository,
+    GroupInsert, Page, Paged, RepoError,
 };
 use omnichannel_domain::{
-    Communication, CommunicationId, CommunicationStatus, DepartmentId, Event, UserId,
+    ApiKeyId, Communication, CommunicationId, CommunicationStatus, DepartmentId, Event, UserId,
 };
 
+use super::bulk::{bulk_rows, write_rows};
 use super::client_lock::lock_client;
 use super::dispatch_queue::notify_dispatch;
 use super::policy_snapshot::load_snapshot;
@@ -20,7 +22,7 @@ use crate::connection::{DbConnection, MultiBackend};
 use crate::error::{Abort, unexpected, write_error};
 use crate::mapping::{db_id, db_time, db_time_opt};
 use crate::rows::{CommunicationRow, EventRow, NewCommunicationRow, NewEventRow, QueuedRow};
-use crate::schema::{communication_events, communications};
+use crate::schema::{api_keys, communication_events, communications};
 use crate::store::Store;
 
 fn matching(filter: &CommunicationFilter) -> communications::BoxedQuery<'static, MultiBackend> {
@@ -168,6 +170,18 @@ fn check_under_lock(
     }
 }
 
+/// Why a group insert rolled back.
+enum GroupAbort {
+    Revoked(Vec<ApiKeyId>),
+    Failed(DieselError),
+}
+
+impl From<DieselError> for GroupAbort {
+    fn from(error: DieselError) -> Self {
+        Self::Failed(error)
+    }
+}
+
 impl CommunicationRepository for Store {
     /// Wakes the workers of every instance (PostgreSQL `NOTIFY` on
     /// [`DISPATCH_CHANNEL`](super::DISPATCH_CHANNEL)) when the communication
@@ -176,6 +190,51 @@ impl CommunicationRepository for Store {
         self.with_conn(|conn| {
             conn.transaction(|conn| insert_communication(conn, communication, events))
                 .map_err(|Abort(e)| e)
+        })
+    }
+
+    /// Three statements and the commit for any size of group: the keys that
+    /// are still active (read committed: a revocation committed before it
+    /// runs is seen), one multi-row `INSERT` of the communications and one of
+    /// their events (per 1 000), and one `NOTIFY`. A missing reference is
+    /// found by the foreign keys.
+    fn insert_group(
+        &self,
+        group: &BulkInsert,
+        keys: &[ApiKeyId],
+    ) -> Result<GroupInsert, RepoError> {
+        let rows = bulk_rows(&group.communications)?;
+        let ids: Vec<String> = keys.iter().map(|&id| db_id(id)).collect();
+        self.with_conn(|conn| {
+            let outcome = conn.immediate_transaction(|conn| {
+                if !ids.is_empty() {
+                    let active: Vec<String> = api_keys::table
+                        .filter(api_keys::id.eq_any(&ids))
+                        .filter(api_keys::revoked_at.is_null())
+                        .select(api_keys::id)
+                        .load(conn)?;
+                    let revoked: Vec<ApiKeyId> = keys
+                        .iter()
+                        .zip(&ids)
+                        .filter(|(_, id)| !active.contains(id))
+                        .map(|(&key, _)| key)
+                        .collect();
+                    if !revoked.is_empty() {
+                        return Err(GroupAbort::Revoked(revoked));
+                    }
+                }
+                write_rows(conn, &rows, &group.events)?;
+                Ok(())
+            });
+            match outcome {
+                Ok(()) => Ok(GroupInsert::Stored),
+                Err(GroupAbort::Revoked(keys)) => Ok(GroupInsert::Revoked(keys)),
+                Err(GroupAbort::Failed(DieselError::DatabaseError(
+                    DatabaseErrorKind::ForeignKeyViolation,
+                    _,
+                ))) => Ok(GroupInsert::MissingReference),
+                Err(GroupAbort::Failed(error)) => Err(write_error(error, |_| "id")),
+            }
         })
     }
 
