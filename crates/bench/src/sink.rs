@@ -14,7 +14,9 @@ pub async fn start() -> anyhow::Result<(String, Arc<AtomicU64>)> {
     let counter = received.clone();
     let server = HttpServer::new(move || {
         let counter = counter.clone();
-        App::new().default_service(web::to(move || {
+        // The body is taken: a handler that leaves it unread makes actix
+        // answer `connection: close`, and every call would open a connection.
+        App::new().default_service(web::to(move |_body: web::Bytes| {
             let n = counter.fetch_add(1, Ordering::Relaxed);
             async move { HttpResponse::Ok().json(json!({"provider_message_id": format!("m-{n}")})) }
         }))
