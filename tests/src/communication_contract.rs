@@ -11,15 +11,17 @@ use std::time::Duration as StdDuration;
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use diesel::connection::SimpleConnection;
 use diesel::{Connection, PgConnection};
+use omnichannel_domain::auth::ApiKey;
 use omnichannel_domain::decision::Counted;
 use omnichannel_domain::ports::{
-    AvailabilityRepository, Claim, ClientWrite, CommunicationFilter, CommunicationRepository,
-    CommunicationSourceRepository, CommunicationStats, CommunicationTypeRepository,
-    DepartmentRepository, DispatchQueue, FavoriteSourceRepository, HourlyCount, Outcome, Page,
-    PolicySnapshot, RepoError, RuleRepository, Step, Stored, UserRepository,
+    ApiKeyRepository, AvailabilityRepository, BulkInsert, Claim, ClientWrite, CommunicationFilter,
+    CommunicationRepository, CommunicationSourceRepository, CommunicationStats,
+    CommunicationTypeRepository, DepartmentRepository, DispatchQueue, FavoriteSourceRepository,
+    GroupInsert, HourlyCount, Outcome, Page, PolicySnapshot, RepoError, RuleRepository, Step,
+    Stored, UserRepository,
 };
 use omnichannel_domain::{
-    Availability, AvailabilityStatus, BatchId, Code, Communication, CommunicationId,
+    ApiKeyId, Availability, AvailabilityStatus, BatchId, Code, Communication, CommunicationId,
     CommunicationSource, CommunicationStatus, CommunicationType, Department, DepartmentId,
     DictionaryStatus, Event, EventKind, FavoriteSource, Message, Name, PersonName, Rule, RuleId,
     RuleLimit, SourceId, SourceKind, StatusReason, TimeUnit, TypeId, User, UserId,
@@ -58,6 +60,19 @@ fn new_user(store: &Store, name: &str) -> User {
     };
     UserRepository::insert(store, &user).expect("insert user");
     user
+}
+
+fn new_api_key(store: &Store, name: &str) -> ApiKey {
+    let key = ApiKey {
+        id: ApiKeyId::generate(),
+        name: Name::parse(name).unwrap(),
+        key: format!("key-{}", Uuid::new_v4().simple()),
+        secret_hash: format!("hash-of-the-secret-of-{name}"),
+        created_at: at(0),
+        last_used_at: None,
+    };
+    ApiKeyRepository::insert(store, &key).expect("insert an API key");
+    key
 }
 
 fn new_department(store: &Store, name: &str) -> Department {
@@ -375,6 +390,50 @@ both_backends! {
 
         assert!(matches!(failed, Err(RepoError::Unexpected(_))), "{failed:?}");
         assert_eq!(communications.get(item.id).expect("get"), None);
+    }
+
+    fn a_group_is_stored_whole_or_not_at_all(db: &TestDb) {
+        let store = db.store();
+        let communications: &dyn CommunicationRepository = &store;
+        let w = world(&store, "a");
+        let key = new_api_key(&store, "group");
+        let mut with_everything = sent(&w, at(30));
+        with_everything.requested_source_id = Some(w.source.id);
+        with_everything.provider_message_id = Some("provider-1".to_owned());
+        with_everything.batch_id = Some(BatchId::generate());
+        with_everything.next_attempt_at = Some(at(25));
+        with_everything.communication_date = at(20) + Duration::microseconds(123_456);
+        let items = [waiting(&w, at(10)), booked(&w, at(1_000)), with_everything];
+        let group = |items: &[Communication]| BulkInsert {
+            communications: items.to_vec(),
+            events: items.iter().flat_map(created).collect(),
+        };
+
+        let stored = communications.insert_group(&group(&items), &[key.id]).expect("store");
+        assert_eq!(stored, GroupInsert::Stored);
+        for item in &items {
+            assert_eq!(communications.get(item.id).expect("get").as_ref(), Some(item));
+            assert_eq!(communications.events(item.id).expect("events"), created(item));
+        }
+
+        // A missing client: nothing of the group.
+        let mut stray = waiting(&w, at(10));
+        stray.user_id = UserId::generate();
+        let good = waiting(&w, at(10));
+        let refused = communications.insert_group(&group(&[good.clone(), stray]), &[]).expect("refuse");
+        assert_eq!(refused, GroupInsert::MissingReference);
+        assert_eq!(communications.get(good.id).expect("get"), None);
+
+        // A revoked key, or one that does not exist: nothing, and which.
+        let unknown = ApiKeyId::generate();
+        let revoked = communications.insert_group(&group(std::slice::from_ref(&good)), &[key.id, unknown]).expect("refuse");
+        assert_eq!(revoked, GroupInsert::Revoked(vec![unknown]));
+        ApiKeyRepository::revoke(&store, key.id, at(40)).expect("revoke");
+        let revoked = communications.insert_group(&group(std::slice::from_ref(&good)), &[key.id]).expect("refuse");
+        assert_eq!(revoked, GroupInsert::Revoked(vec![key.id]));
+        assert_eq!(communications.get(good.id).expect("get"), None);
+        assert_eq!(communications.insert_group(&group(std::slice::from_ref(&good)), &[]).expect("store"), GroupInsert::Stored);
+        assert!(communications.get(good.id).expect("get").is_some());
     }
 
     fn a_stored_value_the_domain_refuses_is_an_error(db: &TestDb) {
@@ -1434,6 +1493,59 @@ fn queuing_a_communication_notifies_the_workers() {
         received(&mut listener),
         Vec::<String>::new(),
         "a rolled back insert"
+    );
+}
+
+/// PostgreSQL: a group queuing communications wakes the workers of every
+/// instance when it is committed; a group refused or not queued does not.
+#[test]
+fn a_stored_group_notifies_the_workers() {
+    let db = TestDb::new(Backend::Postgres);
+    let store = db.store();
+    let mut listener = PgConnection::establish(db.url()).expect("the listener connects");
+    listener
+        .batch_execute(&format!("LISTEN {DISPATCH_CHANNEL}"))
+        .expect("listen");
+    // What arrives within a while.
+    let received = |listener: &mut PgConnection| {
+        let mut channels = Vec::new();
+        for _ in 0..20 {
+            listener.batch_execute("SELECT 1").expect("poll");
+            channels.extend(
+                listener
+                    .notifications_iter()
+                    .map(|n| n.expect("a notification").channel),
+            );
+            std::thread::sleep(StdDuration::from_millis(25));
+        }
+        channels
+    };
+    let w = world(&store, "a");
+    let group = |item: Communication| BulkInsert {
+        events: created(&item),
+        communications: vec![item],
+    };
+    let insert =
+        |item| CommunicationRepository::insert_group(&store, &group(item), &[]).expect("group");
+    assert_eq!(insert(sent(&w, at(5))), GroupInsert::Stored);
+    assert_eq!(
+        received(&mut listener),
+        Vec::<String>::new(),
+        "a sent one is not queued"
+    );
+    assert_eq!(insert(waiting(&w, at(10))), GroupInsert::Stored);
+    assert_eq!(received(&mut listener), [DISPATCH_CHANNEL]);
+    let revoked = CommunicationRepository::insert_group(
+        &store,
+        &group(waiting(&w, at(10))),
+        &[ApiKeyId::generate()],
+    )
+    .expect("group");
+    assert!(matches!(revoked, GroupInsert::Revoked(_)));
+    assert_eq!(
+        received(&mut listener),
+        Vec::<String>::new(),
+        "a refused group"
     );
 }
 

@@ -789,3 +789,42 @@ fn a_plain_path_is_a_sqlite_file_created_when_missing() {
     assert_eq!(store.backend(), omnichannel_storage::Backend::Sqlite);
     assert!(path.exists());
 }
+
+/// A connection that worked a moment ago is handed out without a ping; when
+/// the server has ended it meanwhile, the call fails once and the connection
+/// is replaced, not handed out again.
+#[test]
+fn connections_the_server_ended_fail_one_call_each_and_are_replaced() {
+    let db = TestDb::new(crate::db::Backend::Postgres);
+    let store = db.store();
+    // Four calls at once: the pool opens its four connections.
+    std::thread::scope(|scope| {
+        for _ in 0..4 {
+            scope.spawn(|| {
+                store.ping(StdDuration::from_secs(5)).expect("ping");
+                std::thread::sleep(StdDuration::from_millis(50));
+            });
+        }
+    });
+    CommunicationTypeRepository::list(&store, ALL).expect("list");
+    let open = store.pool_state().connections;
+    db.execute(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+         WHERE datname = current_database() AND pid <> pg_backend_pid()",
+    )
+    .expect("end the store's connections");
+    let mut failures = 0;
+    while CommunicationTypeRepository::list(&store, ALL).is_err() {
+        failures += 1;
+        assert!(
+            failures <= open,
+            "{failures} failed calls for {open} ended connections"
+        );
+    }
+    assert_eq!(
+        CommunicationTypeRepository::list(&store, ALL)
+            .expect("list")
+            .total,
+        6
+    );
+}

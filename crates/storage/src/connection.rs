@@ -6,6 +6,8 @@ use diesel::r2d2::R2D2Connection;
 use diesel::result::Error as DieselError;
 use diesel::{Connection, PgConnection, SqliteConnection};
 
+use std::time::{Duration, Instant};
+
 use crate::database_url::DatabaseUrl;
 
 /// A connection to either backend. Queries written against it run on both;
@@ -71,26 +73,59 @@ impl std::fmt::Debug for ConnectionManager {
     }
 }
 
+/// A connection known to have worked less than this ago is handed out
+/// without a ping: a busy pool would otherwise pay one round trip per use.
+const TRUSTED_FOR: Duration = Duration::from_secs(1);
+
+/// A pooled connection, with when it last worked.
+pub(crate) struct Pooled {
+    pub(crate) conn: DbConnection,
+    worked_at: Instant,
+}
+
+impl Pooled {
+    /// Notes that a use of the connection succeeded.
+    pub(crate) fn worked(&mut self) {
+        self.worked_at = Instant::now();
+    }
+}
+
 impl r2d2::ManageConnection for ConnectionManager {
-    type Connection = DbConnection;
+    type Connection = Pooled;
     type Error = diesel::r2d2::Error;
 
-    fn connect(&self) -> Result<DbConnection, Self::Error> {
+    fn connect(&self) -> Result<Pooled, Self::Error> {
         let connection = match &self.url {
             DatabaseUrl::Sqlite(path) => {
                 SqliteConnection::establish(path).map(DbConnection::Sqlite)
             }
             DatabaseUrl::Postgres(url) => PgConnection::establish(url).map(DbConnection::Pg),
         };
-        connection.map_err(diesel::r2d2::Error::ConnectionError)
+        connection
+            .map(|conn| Pooled {
+                conn,
+                worked_at: Instant::now(),
+            })
+            .map_err(diesel::r2d2::Error::ConnectionError)
     }
 
-    fn is_valid(&self, conn: &mut DbConnection) -> Result<(), Self::Error> {
-        conn.ping().map_err(diesel::r2d2::Error::QueryError)
+    /// Pings a connection that has not worked for [`TRUSTED_FOR`]; one that
+    /// did is handed out as it is (if the server went away since, the call
+    /// fails, the connection is found broken and replaced).
+    fn is_valid(&self, pooled: &mut Pooled) -> Result<(), Self::Error> {
+        if pooled.worked_at.elapsed() < TRUSTED_FOR {
+            return Ok(());
+        }
+        pooled
+            .conn
+            .ping()
+            .map_err(diesel::r2d2::Error::QueryError)?;
+        pooled.worked();
+        Ok(())
     }
 
-    fn has_broken(&self, conn: &mut DbConnection) -> bool {
-        conn.is_broken()
+    fn has_broken(&self, pooled: &mut Pooled) -> bool {
+        pooled.conn.is_broken()
     }
 }
 
@@ -99,8 +134,9 @@ impl r2d2::ManageConnection for ConnectionManager {
 #[derive(Debug)]
 pub(crate) struct SessionSetup;
 
-impl r2d2::CustomizeConnection<DbConnection, diesel::r2d2::Error> for SessionSetup {
-    fn on_acquire(&self, conn: &mut DbConnection) -> Result<(), diesel::r2d2::Error> {
+impl r2d2::CustomizeConnection<Pooled, diesel::r2d2::Error> for SessionSetup {
+    fn on_acquire(&self, pooled: &mut Pooled) -> Result<(), diesel::r2d2::Error> {
+        let conn = &mut pooled.conn;
         let setup = match conn {
             DbConnection::Sqlite(_) => {
                 "PRAGMA busy_timeout = 5000;

@@ -128,7 +128,7 @@ impl Store {
     /// processes may call it at once: they take turns.
     pub fn run_migrations(&self) -> Result<(), StorageError> {
         let mut conn = self.pool.get().map_err(StorageError::Unavailable)?;
-        migrations::run_pending(&mut conn).map_err(StorageError::Migration)
+        migrations::run_pending(&mut conn.conn).map_err(StorageError::Migration)
     }
 
     /// Gets a connection within `timeout` and runs `SELECT 1` on it.
@@ -138,9 +138,10 @@ impl Store {
             .get_timeout(timeout)
             .map_err(StorageError::Unavailable)?;
         diesel::sql_query("SELECT 1")
-            .execute(&mut *conn)
-            .map(drop)
-            .map_err(StorageError::Query)
+            .execute(&mut conn.conn)
+            .map_err(StorageError::Query)?;
+        conn.worked();
+        Ok(())
     }
 
     /// Runs one repository call on a connection of the pool.
@@ -154,7 +155,11 @@ impl Store {
         let mut conn = conn.map_err(|error| {
             unexpected(anyhow::Error::new(error).context("no database connection"))
         })?;
-        call(&mut conn)
+        let result = call(&mut conn.conn);
+        if result.is_ok() {
+            conn.worked();
+        }
+        result
     }
 }
 

@@ -15,7 +15,9 @@ use omnichannel_domain::{
 
 use super::bulk::{bulk_rows, write_rows};
 use super::client_lock::lock_client;
+use super::dispatch_queue::DISPATCH_CHANNEL;
 use super::dispatch_queue::notify_dispatch;
+use super::group_insert;
 use super::policy_snapshot::load_snapshot;
 use super::{limit_offset, paged};
 use crate::connection::{DbConnection, MultiBackend};
@@ -193,49 +195,71 @@ impl CommunicationRepository for Store {
         })
     }
 
-    /// Three statements and the commit for any size of group: the keys that
-    /// are still active (read committed: a revocation committed before it
-    /// runs is seen), one multi-row `INSERT` of the communications and one of
-    /// their events (per 1 000), and one `NOTIFY`. A missing reference is
+    /// PostgreSQL: one statement, committed by itself, for any size of group
+    /// (see `group_insert`); it notifies the workers. SQLite: the keys that are still active, one
+    /// multi-row `INSERT` of the communications and one of their events
+    /// (per 1 000), in one transaction. Read committed: a revocation
+    /// committed before the group is stored is seen. A missing reference is
     /// found by the foreign keys.
     fn insert_group(
         &self,
         group: &BulkInsert,
         keys: &[ApiKeyId],
     ) -> Result<GroupInsert, RepoError> {
-        let rows = bulk_rows(&group.communications)?;
-        let ids: Vec<String> = keys.iter().map(|&id| db_id(id)).collect();
-        self.with_conn(|conn| {
-            let outcome = conn.immediate_transaction(|conn| {
-                if !ids.is_empty() {
-                    let active: Vec<String> = api_keys::table
-                        .filter(api_keys::id.eq_any(&ids))
-                        .filter(api_keys::revoked_at.is_null())
-                        .select(api_keys::id)
-                        .load(conn)?;
-                    let revoked: Vec<ApiKeyId> = keys
-                        .iter()
-                        .zip(&ids)
-                        .filter(|(_, id)| !active.contains(id))
-                        .map(|(&key, _)| key)
-                        .collect();
-                    if !revoked.is_empty() {
-                        return Err(GroupAbort::Revoked(revoked));
-                    }
+        let ids = group_insert::key_ids(keys);
+        let revoked = |active: &[String]| -> Vec<ApiKeyId> {
+            keys.iter()
+                .zip(&ids)
+                .filter(|(_, id)| !active.contains(id))
+                .map(|(&key, _)| key)
+                .collect()
+        };
+        let outcome = self.with_conn(|conn| {
+            Ok(match conn {
+                DbConnection::Pg(pg) => {
+                    let rows = group_insert::rows(&group.communications)?;
+                    let events: Vec<NewEventRow> =
+                        group.events.iter().map(NewEventRow::from_domain).collect();
+                    group_insert::insert_group(pg, &rows, &events, &ids, DISPATCH_CHANNEL)
+                        .map_err(GroupAbort::Failed)
+                        .and_then(|active| {
+                            let revoked = revoked(&active);
+                            if revoked.is_empty() {
+                                Ok(())
+                            } else {
+                                Err(GroupAbort::Revoked(revoked))
+                            }
+                        })
                 }
-                write_rows(conn, &rows, &group.events)?;
-                Ok(())
-            });
-            match outcome {
-                Ok(()) => Ok(GroupInsert::Stored),
-                Err(GroupAbort::Revoked(keys)) => Ok(GroupInsert::Revoked(keys)),
-                Err(GroupAbort::Failed(DieselError::DatabaseError(
-                    DatabaseErrorKind::ForeignKeyViolation,
-                    _,
-                ))) => Ok(GroupInsert::MissingReference),
-                Err(GroupAbort::Failed(error)) => Err(write_error(error, |_| "id")),
-            }
-        })
+                DbConnection::Sqlite(_) => {
+                    let rows = bulk_rows(&group.communications)?;
+                    conn.immediate_transaction(|conn| {
+                        if !ids.is_empty() {
+                            let active: Vec<String> = api_keys::table
+                                .filter(api_keys::id.eq_any(&ids))
+                                .filter(api_keys::revoked_at.is_null())
+                                .select(api_keys::id)
+                                .load(conn)?;
+                            let revoked = revoked(&active);
+                            if !revoked.is_empty() {
+                                return Err(GroupAbort::Revoked(revoked));
+                            }
+                        }
+                        write_rows(conn, &rows, &group.events)?;
+                        Ok(())
+                    })
+                }
+            })
+        })?;
+        match outcome {
+            Ok(()) => Ok(GroupInsert::Stored),
+            Err(GroupAbort::Revoked(keys)) => Ok(GroupInsert::Revoked(keys)),
+            Err(GroupAbort::Failed(DieselError::DatabaseError(
+                DatabaseErrorKind::ForeignKeyViolation,
+                _,
+            ))) => Ok(GroupInsert::MissingReference),
+            Err(GroupAbort::Failed(error)) => Err(write_error(error, |_| "id")),
+        }
     }
 
     fn get(&self, id: CommunicationId) -> Result<Option<Communication>, RepoError> {

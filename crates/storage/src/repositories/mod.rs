@@ -13,6 +13,7 @@ mod communications;
 mod departments;
 mod dispatch_queue;
 mod favorite_sources;
+mod group_insert;
 mod idempotency;
 mod login_attempts;
 mod policy_snapshot;

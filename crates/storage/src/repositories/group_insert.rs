@@ -1,0 +1,126 @@
+//! The group commit of sends on PostgreSQL in one statement: the check of the
+//! API keys, the communications and their events, committed by themselves —
+//! one round trip (and one wait for the disk) per group, as a single-row
+//! `INSERT` costs. SQLite, in the process, writes the same in a transaction.
+
+use diesel::prelude::*;
+use diesel::sql_types::{Array, Bool, Integer, Nullable, Text, Timestamp};
+use omnichannel_domain::ports::RepoError;
+
+use crate::mapping::db_id;
+use crate::rows::{CommunicationRow, NewCommunicationRow, NewEventRow};
+
+/// Each column of the group as one array parameter, whatever its size. The
+/// last `SELECT` reads `woken`, so that the notification is made.
+const STATEMENT: &str = "\
+WITH active AS (
+    SELECT id FROM api_keys WHERE id = ANY($1) AND revoked_at IS NULL
+), allowed AS (
+    SELECT count(*) = cardinality($1::text[]) AS ok FROM active
+), stored AS (
+    INSERT INTO communications (
+        id, department_id, user_id, communication_type_id, requested_source_id,
+        communication_source_id, communication_date, status, status_reason, message,
+        sent_at, delivered_at, read_at, attempts, next_attempt_at,
+        provider_message_id, batch_id, created_at, updated_at, due_at,
+        counted_at
+    )
+    SELECT * FROM unnest(
+        $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
+        $7::text[], $8::timestamp[], $9::text[], $10::text[], $11::text[],
+        $12::timestamp[], $13::timestamp[], $14::timestamp[], $15::integer[], $16::timestamp[],
+        $17::text[], $18::text[], $19::timestamp[], $20::timestamp[], $21::timestamp[],
+        $22::timestamp[]
+    )
+    WHERE (SELECT ok FROM allowed)
+), logged AS (
+    INSERT INTO communication_events (communication_id, at, kind, channel, detail, until, reason)
+    SELECT * FROM unnest(
+        $23::text[], $24::timestamp[], $25::text[], $26::text[], $27::text[],
+        $28::timestamp[], $29::text[]
+    )
+    WHERE (SELECT ok FROM allowed)
+), woken AS (
+    SELECT pg_notify($30, '') FROM allowed WHERE ok AND $31
+)
+SELECT ARRAY(SELECT id FROM active) AS active, (SELECT count(*) FROM woken) AS woken";
+
+#[derive(QueryableByName)]
+struct Answer {
+    #[diesel(sql_type = Array<Text>)]
+    active: Vec<String>,
+}
+
+/// Stores `rows` and `events` if every key of `keys` (ids as stored) is
+/// active, and notifies `channel` when one of them is queued (at the
+/// commit); answers the keys found active. Nothing is stored when one is
+/// not.
+pub(super) fn insert_group(
+    conn: &mut PgConnection,
+    rows: &[NewCommunicationRow],
+    events: &[NewEventRow],
+    keys: &[String],
+    channel: &str,
+) -> QueryResult<Vec<String>> {
+    fn column<T: Clone>(
+        rows: &[NewCommunicationRow],
+        f: impl Fn(&CommunicationRow) -> T,
+    ) -> Vec<T> {
+        rows.iter().map(|r| f(&r.communication)).collect()
+    }
+    fn event<T>(events: &[NewEventRow], f: impl Fn(&NewEventRow) -> T) -> Vec<T> {
+        events.iter().map(f).collect()
+    }
+    let queued = rows.iter().any(|row| row.due_at.is_some());
+    let answer: Answer = diesel::sql_query(STATEMENT)
+        .bind::<Array<Text>, _>(keys)
+        .bind::<Array<Text>, _>(column(rows, |r| r.id.clone()))
+        .bind::<Array<Text>, _>(column(rows, |r| r.department_id.clone()))
+        .bind::<Array<Text>, _>(column(rows, |r| r.user_id.clone()))
+        .bind::<Array<Text>, _>(column(rows, |r| r.communication_type_id.clone()))
+        .bind::<Array<Nullable<Text>>, _>(column(rows, |r| r.requested_source_id.clone()))
+        .bind::<Array<Nullable<Text>>, _>(column(rows, |r| r.communication_source_id.clone()))
+        .bind::<Array<Timestamp>, _>(column(rows, |r| r.communication_date))
+        .bind::<Array<Text>, _>(column(rows, |r| r.status.clone()))
+        .bind::<Array<Nullable<Text>>, _>(column(rows, |r| r.status_reason.clone()))
+        .bind::<Array<Text>, _>(column(rows, |r| r.message.clone()))
+        .bind::<Array<Nullable<Timestamp>>, _>(column(rows, |r| r.sent_at))
+        .bind::<Array<Nullable<Timestamp>>, _>(column(rows, |r| r.delivered_at))
+        .bind::<Array<Nullable<Timestamp>>, _>(column(rows, |r| r.read_at))
+        .bind::<Array<Integer>, _>(column(rows, |r| r.attempts))
+        .bind::<Array<Nullable<Timestamp>>, _>(column(rows, |r| r.next_attempt_at))
+        .bind::<Array<Nullable<Text>>, _>(column(rows, |r| r.provider_message_id.clone()))
+        .bind::<Array<Nullable<Text>>, _>(column(rows, |r| r.batch_id.clone()))
+        .bind::<Array<Timestamp>, _>(column(rows, |r| r.created_at))
+        .bind::<Array<Timestamp>, _>(column(rows, |r| r.updated_at))
+        .bind::<Array<Nullable<Timestamp>>, _>(rows.iter().map(|r| r.due_at).collect::<Vec<_>>())
+        .bind::<Array<Nullable<Timestamp>>, _>(
+            rows.iter().map(|r| r.counted_at).collect::<Vec<_>>(),
+        )
+        .bind::<Array<Text>, _>(event(events, |e| e.communication_id.clone()))
+        .bind::<Array<Timestamp>, _>(event(events, |e| e.at))
+        .bind::<Array<Text>, _>(event(events, |e| e.kind.clone()))
+        .bind::<Array<Nullable<Text>>, _>(event(events, |e| e.channel.clone()))
+        .bind::<Array<Nullable<Text>>, _>(event(events, |e| e.detail.clone()))
+        .bind::<Array<Nullable<Timestamp>>, _>(event(events, |e| e.until))
+        .bind::<Array<Nullable<Text>>, _>(event(events, |e| e.reason.clone()))
+        .bind::<Text, _>(channel)
+        .bind::<Bool, _>(queued)
+        .get_result(conn)?;
+    Ok(answer.active)
+}
+
+/// The stored ids of `keys`.
+pub(super) fn key_ids(keys: &[omnichannel_domain::ApiKeyId]) -> Vec<String> {
+    keys.iter().map(|&id| db_id(id)).collect()
+}
+
+/// The rows of new communications, queued and counted as their state says.
+pub(super) fn rows(
+    communications: &[omnichannel_domain::Communication],
+) -> Result<Vec<NewCommunicationRow>, RepoError> {
+    communications
+        .iter()
+        .map(NewCommunicationRow::from_domain)
+        .collect()
+}
