@@ -1450,24 +1450,33 @@ both_backends! {
     }
 }
 
+/// A connection of its own listening on the workers' channel.
+fn listening(db: &TestDb) -> PgConnection {
+    let mut listener = PgConnection::establish(db.url()).expect("the listener connects");
+    listener
+        .batch_execute(&format!("LISTEN {DISPATCH_CHANNEL}"))
+        .expect("listen");
+    listener
+}
+
+/// The channels of the notifications `listener` has received since the last
+/// call.
+fn received(listener: &mut PgConnection) -> Vec<String> {
+    listener.batch_execute("SELECT 1").expect("poll");
+    listener
+        .notifications_iter()
+        .map(|n| n.expect("a notification").channel)
+        .collect()
+}
+
 /// PostgreSQL: queuing a communication notifies the workers of every
 /// instance when the transaction commits.
 #[test]
 fn queuing_a_communication_notifies_the_workers() {
     let db = TestDb::new(Backend::Postgres);
     let store = db.store();
-    let mut listener = PgConnection::establish(db.url()).expect("the listener connects");
-    listener
-        .batch_execute(&format!("LISTEN {DISPATCH_CHANNEL}"))
-        .expect("listen");
+    let mut listener = listening(&db);
     let w = world(&store, "a");
-    let received = |listener: &mut PgConnection| {
-        listener.batch_execute("SELECT 1").expect("poll");
-        listener
-            .notifications_iter()
-            .map(|n| n.expect("a notification").channel)
-            .collect::<Vec<_>>()
-    };
 
     store_all(&store, &[&sent(&w, at(5))]);
     assert_eq!(
@@ -1502,24 +1511,7 @@ fn queuing_a_communication_notifies_the_workers() {
 fn a_stored_group_notifies_the_workers() {
     let db = TestDb::new(Backend::Postgres);
     let store = db.store();
-    let mut listener = PgConnection::establish(db.url()).expect("the listener connects");
-    listener
-        .batch_execute(&format!("LISTEN {DISPATCH_CHANNEL}"))
-        .expect("listen");
-    // What arrives within a while.
-    let received = |listener: &mut PgConnection| {
-        let mut channels = Vec::new();
-        for _ in 0..20 {
-            listener.batch_execute("SELECT 1").expect("poll");
-            channels.extend(
-                listener
-                    .notifications_iter()
-                    .map(|n| n.expect("a notification").channel),
-            );
-            std::thread::sleep(StdDuration::from_millis(25));
-        }
-        channels
-    };
+    let mut listener = listening(&db);
     let w = world(&store, "a");
     let group = |item: Communication| BulkInsert {
         events: created(&item),
