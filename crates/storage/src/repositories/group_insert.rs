@@ -3,8 +3,11 @@
 //! one round trip (and one wait for the disk) per group, as a single-row
 //! `INSERT` costs. SQLite, in the process, writes the same in a transaction.
 
+use chrono::NaiveDateTime;
+use diesel::pg::Pg;
 use diesel::prelude::*;
-use diesel::sql_types::{Array, Bool, Integer, Nullable, Text, Timestamp};
+use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
+use diesel::sql_types::{Array, Bool, Integer, Nullable, Text, Timestamp, Untyped};
 use omnichannel_domain::ports::RepoError;
 
 use crate::mapping::db_id;
@@ -51,6 +54,68 @@ struct Answer {
     active: Vec<String>,
 }
 
+/// One parameter of [`STATEMENT`].
+enum Param {
+    Texts(Vec<String>),
+    OptionalTexts(Vec<Option<String>>),
+    Times(Vec<NaiveDateTime>),
+    OptionalTimes(Vec<Option<NaiveDateTime>>),
+    Integers(Vec<i32>),
+    Text(String),
+    Bool(bool),
+}
+
+/// [`STATEMENT`] with its parameters, as a query type of its own with a
+/// static query id: diesel prepares it once per connection and keeps it,
+/// where a raw `sql_query` is parsed and planned on every call.
+struct GroupStatement {
+    /// `$1`, `$2`, … in order.
+    params: Vec<Param>,
+}
+
+impl QueryId for GroupStatement {
+    type QueryId = Self;
+    const HAS_STATIC_QUERY_ID: bool = true;
+}
+
+impl Query for GroupStatement {
+    type SqlType = Untyped;
+}
+
+impl RunQueryDsl<PgConnection> for GroupStatement {}
+
+impl QueryFragment<Pg> for GroupStatement {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        let mut rest = STATEMENT;
+        while let Some(at) = rest.find('$') {
+            out.push_sql(&rest[..at]);
+            let digits = rest[at + 1..]
+                .find(|c: char| !c.is_ascii_digit())
+                .unwrap_or(rest.len() - at - 1);
+            let number: usize = rest[at + 1..at + 1 + digits].parse().map_err(|_| {
+                diesel::result::Error::QueryBuilderError("a $ without a number".into())
+            })?;
+            let param = self.params.get(number.wrapping_sub(1)).ok_or_else(|| {
+                diesel::result::Error::QueryBuilderError(format!("no parameter ${number}").into())
+            })?;
+            match param {
+                Param::Texts(v) => out.push_bind_param::<Array<Text>, _>(v)?,
+                Param::OptionalTexts(v) => out.push_bind_param::<Array<Nullable<Text>>, _>(v)?,
+                Param::Times(v) => out.push_bind_param::<Array<Timestamp>, _>(v)?,
+                Param::OptionalTimes(v) => {
+                    out.push_bind_param::<Array<Nullable<Timestamp>>, _>(v)?;
+                }
+                Param::Integers(v) => out.push_bind_param::<Array<Integer>, _>(v)?,
+                Param::Text(v) => out.push_bind_param::<Text, _>(v)?,
+                Param::Bool(v) => out.push_bind_param::<Bool, _>(v)?,
+            }
+            rest = &rest[at + 1 + digits..];
+        }
+        out.push_sql(rest);
+        Ok(())
+    }
+}
+
 /// Stores `rows` and `events` if every key of `keys` (ids as stored) is
 /// active, and notifies `channel` when one of them is queued (at the
 /// commit); answers the keys found active. Nothing is stored when one is
@@ -62,51 +127,47 @@ pub(super) fn insert_group(
     keys: &[String],
     channel: &str,
 ) -> QueryResult<Vec<String>> {
-    fn column<T: Clone>(
-        rows: &[NewCommunicationRow],
-        f: impl Fn(&CommunicationRow) -> T,
-    ) -> Vec<T> {
+    fn column<T>(rows: &[NewCommunicationRow], f: impl Fn(&CommunicationRow) -> T) -> Vec<T> {
         rows.iter().map(|r| f(&r.communication)).collect()
     }
     fn event<T>(events: &[NewEventRow], f: impl Fn(&NewEventRow) -> T) -> Vec<T> {
         events.iter().map(f).collect()
     }
     let queued = rows.iter().any(|row| row.due_at.is_some());
-    let answer: Answer = diesel::sql_query(STATEMENT)
-        .bind::<Array<Text>, _>(keys)
-        .bind::<Array<Text>, _>(column(rows, |r| r.id.clone()))
-        .bind::<Array<Text>, _>(column(rows, |r| r.department_id.clone()))
-        .bind::<Array<Text>, _>(column(rows, |r| r.user_id.clone()))
-        .bind::<Array<Text>, _>(column(rows, |r| r.communication_type_id.clone()))
-        .bind::<Array<Nullable<Text>>, _>(column(rows, |r| r.requested_source_id.clone()))
-        .bind::<Array<Nullable<Text>>, _>(column(rows, |r| r.communication_source_id.clone()))
-        .bind::<Array<Timestamp>, _>(column(rows, |r| r.communication_date))
-        .bind::<Array<Text>, _>(column(rows, |r| r.status.clone()))
-        .bind::<Array<Nullable<Text>>, _>(column(rows, |r| r.status_reason.clone()))
-        .bind::<Array<Text>, _>(column(rows, |r| r.message.clone()))
-        .bind::<Array<Nullable<Timestamp>>, _>(column(rows, |r| r.sent_at))
-        .bind::<Array<Nullable<Timestamp>>, _>(column(rows, |r| r.delivered_at))
-        .bind::<Array<Nullable<Timestamp>>, _>(column(rows, |r| r.read_at))
-        .bind::<Array<Integer>, _>(column(rows, |r| r.attempts))
-        .bind::<Array<Nullable<Timestamp>>, _>(column(rows, |r| r.next_attempt_at))
-        .bind::<Array<Nullable<Text>>, _>(column(rows, |r| r.provider_message_id.clone()))
-        .bind::<Array<Nullable<Text>>, _>(column(rows, |r| r.batch_id.clone()))
-        .bind::<Array<Timestamp>, _>(column(rows, |r| r.created_at))
-        .bind::<Array<Timestamp>, _>(column(rows, |r| r.updated_at))
-        .bind::<Array<Nullable<Timestamp>>, _>(rows.iter().map(|r| r.due_at).collect::<Vec<_>>())
-        .bind::<Array<Nullable<Timestamp>>, _>(
-            rows.iter().map(|r| r.counted_at).collect::<Vec<_>>(),
-        )
-        .bind::<Array<Text>, _>(event(events, |e| e.communication_id.clone()))
-        .bind::<Array<Timestamp>, _>(event(events, |e| e.at))
-        .bind::<Array<Text>, _>(event(events, |e| e.kind.clone()))
-        .bind::<Array<Nullable<Text>>, _>(event(events, |e| e.channel.clone()))
-        .bind::<Array<Nullable<Text>>, _>(event(events, |e| e.detail.clone()))
-        .bind::<Array<Nullable<Timestamp>>, _>(event(events, |e| e.until))
-        .bind::<Array<Nullable<Text>>, _>(event(events, |e| e.reason.clone()))
-        .bind::<Text, _>(channel)
-        .bind::<Bool, _>(queued)
-        .get_result(conn)?;
+    let params = vec![
+        Param::Texts(keys.to_vec()),
+        Param::Texts(column(rows, |r| r.id.clone())),
+        Param::Texts(column(rows, |r| r.department_id.clone())),
+        Param::Texts(column(rows, |r| r.user_id.clone())),
+        Param::Texts(column(rows, |r| r.communication_type_id.clone())),
+        Param::OptionalTexts(column(rows, |r| r.requested_source_id.clone())),
+        Param::OptionalTexts(column(rows, |r| r.communication_source_id.clone())),
+        Param::Times(column(rows, |r| r.communication_date)),
+        Param::Texts(column(rows, |r| r.status.clone())),
+        Param::OptionalTexts(column(rows, |r| r.status_reason.clone())),
+        Param::Texts(column(rows, |r| r.message.clone())),
+        Param::OptionalTimes(column(rows, |r| r.sent_at)),
+        Param::OptionalTimes(column(rows, |r| r.delivered_at)),
+        Param::OptionalTimes(column(rows, |r| r.read_at)),
+        Param::Integers(column(rows, |r| r.attempts)),
+        Param::OptionalTimes(column(rows, |r| r.next_attempt_at)),
+        Param::OptionalTexts(column(rows, |r| r.provider_message_id.clone())),
+        Param::OptionalTexts(column(rows, |r| r.batch_id.clone())),
+        Param::Times(column(rows, |r| r.created_at)),
+        Param::Times(column(rows, |r| r.updated_at)),
+        Param::OptionalTimes(rows.iter().map(|r| r.due_at).collect()),
+        Param::OptionalTimes(rows.iter().map(|r| r.counted_at).collect()),
+        Param::Texts(event(events, |e| e.communication_id.clone())),
+        Param::Times(event(events, |e| e.at)),
+        Param::Texts(event(events, |e| e.kind.clone())),
+        Param::OptionalTexts(event(events, |e| e.channel.clone())),
+        Param::OptionalTexts(event(events, |e| e.detail.clone())),
+        Param::OptionalTimes(event(events, |e| e.until)),
+        Param::OptionalTexts(event(events, |e| e.reason.clone())),
+        Param::Text(channel.to_owned()),
+        Param::Bool(queued),
+    ];
+    let answer: Answer = GroupStatement { params }.get_result(conn)?;
     Ok(answer.active)
 }
 
