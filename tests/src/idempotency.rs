@@ -247,6 +247,19 @@ both_backends! {
         assert_eq!(world.total().await, 1);
     }
 
+    async fn a_revoked_api_key_leaves_no_idempotency_record(db: &TestDb) {
+        let world = World::new(db).await;
+        let key = world.app.api_key().await;
+        // The process now remembers the key; another instance revokes it.
+        assert_eq!(world.post(&key, Some("before"), &world.body("Hi")).await.status, 202);
+        db.execute("UPDATE api_keys SET revoked_at = '2026-01-01 00:00:00'")
+            .expect("the key is revoked");
+        let refused = world.post(&key, Some("after"), &world.body("Hi")).await;
+        assert_eq!(refused.status, 401, "{refused:?}");
+        assert_eq!(key_count(db), "1", "only the key used before the revocation");
+        assert_eq!(world.total().await, 1);
+    }
+
     async fn a_key_used_with_another_body_or_malformed_is_refused(db: &TestDb) {
         let world = World::new(db).await;
         let operator = world.operator();

@@ -12,6 +12,7 @@ use omnichannel_app::auth::api_keys::KeyAuthError;
 use omnichannel_domain::{AdminId, ApiKeyId};
 
 use crate::blocking::blocking;
+use crate::idempotency::IDEMPOTENCY_KEY_HEADER;
 use crate::problem::ApiError;
 
 pub const API_KEY_HEADER: &str = "X-Api-Key";
@@ -34,7 +35,8 @@ pub struct ApiClient(pub ApiKeyId);
 pub struct KeyToConfirm(pub ApiKeyId);
 
 /// The route whose handler confirms the API key itself: `POST` of a single
-/// send, which stores it only if the key is still active in its transaction.
+/// send without an `Idempotency-Key`, which stores it only if the key is
+/// still active in its transaction.
 const CONFIRMS_ITS_KEY: &str = "/api/public/v1/communications";
 
 /// The answer to an unknown or revoked key, or a wrong secret.
@@ -106,7 +108,11 @@ pub async fn require_api_key(
         )
         .into());
     };
-    let confirms_its_key = req.method() == Method::POST && req.path() == CONFIRMS_ITS_KEY;
+    // With an Idempotency-Key the key's records are written before the
+    // send: the key is confirmed here first.
+    let confirms_its_key = req.method() == Method::POST
+        && req.path() == CONFIRMS_ITS_KEY
+        && !req.headers().contains_key(IDEMPOTENCY_KEY_HEADER);
     let recalled = services.api_keys.recall(&key, &secret);
     let client = match recalled {
         Some(id) if confirms_its_key => {
