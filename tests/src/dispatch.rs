@@ -415,36 +415,6 @@ both_backends! {
         assert!(world.sink.requests().is_empty());
     }
 
-    async fn a_claimed_call_too_late_for_its_lease_is_given_back_not_made_twice(db: &TestDb) {
-        let sink = Sink::start().await;
-        let quiet = spawn(db, &sink_env(&sink, &[("OMNICHANNEL_WORKER__ENABLED", "false")])).await;
-        let world = World::new_on(quiet, sink).await;
-        let mut ids = Vec::new();
-        for n in 0..3 {
-            ids.push(world.send(&world.body(&format!("Slow {n}"))).await);
-        }
-        // One call at a time, each longer than a third of the lease: one
-        // claim takes all three, and only the first can start in time.
-        world.sink.delay_answers(StdDuration::from_millis(700));
-        let env = sink_env(
-            &world.sink,
-            &[("OMNICHANNEL_WORKER__CONCURRENCY", "1"), ("OMNICHANNEL_WORKER__LEASE_MS", "1500")],
-        );
-        let worker = spawn(db, &env).await;
-        for id in &ids {
-            let sent = wait_for(&worker, id, "sent", is("sent")).await;
-            assert_eq!(sent["attempts"], 1, "{sent}");
-        }
-        // Let any second call of the same communication arrive.
-        tokio::time::sleep(StdDuration::from_millis(1_600)).await;
-        let calls = world.sink.requests();
-        let distinct: HashSet<&str> = calls
-            .iter()
-            .map(|c| c.header("idempotency-key").unwrap())
-            .collect();
-        assert_eq!((calls.len(), distinct.len()), (3, 3), "each called once");
-    }
-
     async fn a_claim_left_by_a_dead_worker_is_taken_over_when_its_lease_ends(db: &TestDb) {
         let sink = Sink::start().await;
         let quiet = spawn(db, &sink_env(&sink, &[("OMNICHANNEL_WORKER__ENABLED", "false")])).await;

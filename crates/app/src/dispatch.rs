@@ -9,7 +9,6 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use chrono::{DateTime, Duration, Utc};
 use omnichannel_domain::decision::{Counted, Decision, Skip, decide};
@@ -27,30 +26,6 @@ use crate::policy::PolicyView;
 
 /// The most outcomes written in one transaction.
 const MAX_COMPLETION_BATCH: usize = 512;
-/// The most communications one claim takes.
-const MAX_CLAIM: usize = 1_000;
-
-/// How many communications one claim takes: eight rounds of calls, at most
-/// [`MAX_CLAIM`]. Independent of the calls in flight, so that one claim's
-/// transaction (locks, policies, reservations) is shared by many calls.
-fn claim_size(concurrency: usize) -> usize {
-    concurrency.saturating_mul(8).clamp(1, MAX_CLAIM)
-}
-
-/// What a claimed call waits for before it is made.
-struct CallGate {
-    slots: Arc<Semaphore>,
-    /// Claimed calls waiting for a slot; this one until it has one.
-    waiting: Arc<AtomicUsize>,
-    /// Told when a waiting call leaves the wait.
-    started: Arc<Notify>,
-    stop: watch::Receiver<bool>,
-    /// A call not started by then is not made.
-    start_by: std::time::Instant,
-    /// The leases of the calls not made because of a stop, given back
-    /// together at the end.
-    not_made: Arc<std::sync::Mutex<Vec<(CommunicationId, uuid::Uuid)>>>,
-}
 /// The shortest pause between two claims while work is due but could not be
 /// claimed (its clients are locked by another worker).
 const BUSY_PAUSE: std::time::Duration = std::time::Duration::from_millis(20);
@@ -337,56 +312,46 @@ impl Dispatcher {
             .map_err(|e| RepoError::Unexpected(anyhow::anyhow!("the claim task failed: {e}")))?
     }
 
-    /// Runs until `stop` turns true. Claims in batches of up to
-    /// [`claim_size`] while fewer than `concurrency` claimed calls wait for a
-    /// slot — so the next claim is made while calls run, and its transaction
-    /// is shared by many — then sleeps until woken, the next due moment or
-    /// the poll interval. At most `concurrency` calls run at once; a claimed
-    /// call that could not start within a third of the lease (a slow
-    /// provider) is not made and its lease is given back, so that every call
-    /// ends within its lease. On stop, claims no more, makes none of the
-    /// waiting calls, lets the calls in flight end and records them.
+    /// Runs until `stop` turns true: claims while there is room for calls,
+    /// sleeps until woken, the next due moment or the poll interval. On stop,
+    /// claims no more, lets the calls in flight end and records them.
     pub async fn run(self: Arc<Self>, mut stop: watch::Receiver<bool>) {
         let concurrency = self.settings.concurrency.max(1);
-        let claim_limit = u32::try_from(claim_size(concurrency)).unwrap_or(u32::MAX);
+        let low_water = concurrency.div_ceil(2);
+        let low_water_permits = u32::try_from(low_water).unwrap_or(u32::MAX);
         let slots = Arc::new(Semaphore::new(concurrency));
-        // Claimed calls waiting for a slot, and a wake-up when one starts.
-        let waiting = Arc::new(AtomicUsize::new(0));
-        let started = Arc::new(Notify::new());
-        let not_made = Arc::default();
         let (done, outcomes) = mpsc::unbounded_channel();
         let mut in_flight = crate::in_flight::InFlight::default();
         let recorder = tokio::spawn(self.clone().record(outcomes));
-        tracing::info!(concurrency, claim_limit, "dispatch started");
+        tracing::info!(concurrency, "dispatch started");
         while !*stop.borrow() {
-            if waiting.load(Ordering::Acquire) >= concurrency {
+            // Claim in batches: while calls are in flight, wait until half
+            // the slots are free rather than claiming a few rows at a time.
+            let free = slots.available_permits();
+            if free < low_water {
                 tokio::select! {
-                    () = started.notified() => {}
+                    permits = slots.acquire_many(low_water_permits) => drop(permits),
                     _ = stop.changed() => {}
                 }
                 continue;
             }
-            let pause = match self.claim(claim_limit).await {
+            let limit = u32::try_from(free).unwrap_or(u32::MAX);
+            let pause = match self.claim(limit).await {
                 Ok((claimed, jobs)) => {
-                    let start_by = std::time::Instant::now()
-                        + self.settings.lease.to_std().unwrap_or_default() / 3;
                     for job in jobs {
-                        waiting.fetch_add(1, Ordering::AcqRel);
+                        let Ok(slot) = slots.clone().try_acquire_owned() else {
+                            break;
+                        };
+                        let this = self.clone();
                         let (id, lease) = (job.id, job.lease);
-                        let call = self.clone().call_when_free(
-                            job,
-                            CallGate {
-                                slots: slots.clone(),
-                                waiting: waiting.clone(),
-                                started: started.clone(),
-                                stop: stop.clone(),
-                                start_by,
-                                not_made: Arc::clone(&not_made),
-                            },
-                        );
+                        let call = async move {
+                            let outcome = this.call(job).await;
+                            drop(slot);
+                            outcome
+                        };
                         in_flight.spawn(id, lease, call, done.clone());
                     }
-                    if claimed >= claim_limit as usize {
+                    if claimed >= free {
                         continue;
                     }
                     self.pause().await
@@ -409,44 +374,8 @@ impl Dispatcher {
         let unfinished = in_flight.end(self.shutdown_grace).await;
         drop(done);
         drop(recorder.await);
-        let not_made = std::mem::take(
-            &mut *not_made
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner),
-        );
-        if !not_made.is_empty() {
-            tracing::debug!(
-                count = not_made.len(),
-                "giving back the leases of the calls not made"
-            );
-            self.give_back(not_made).await;
-        }
         self.release(unfinished).await;
         tracing::info!("dispatch stopped");
-    }
-
-    /// Waits for a call slot, then makes the call; `None` when the call is
-    /// not made (too late for its lease, or stopping) and its lease was
-    /// given back.
-    async fn call_when_free(self: Arc<Self>, job: Job, gate: CallGate) -> Option<Outcome> {
-        let slot = gate.slots.acquire_owned().await;
-        gate.waiting.fetch_sub(1, Ordering::AcqRel);
-        gate.started.notify_one();
-        if slot.is_err() || *gate.stop.borrow() {
-            gate.not_made
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .push((job.id, job.lease));
-            return None;
-        }
-        if std::time::Instant::now() > gate.start_by {
-            tracing::warn!(communication.id = %job.id, "the call could not start early enough in its lease: given back");
-            self.give_back(vec![(job.id, job.lease)]).await;
-            return None;
-        }
-        let outcome = self.call(job).await;
-        drop(slot);
-        Some(outcome)
     }
 
     /// Gives back the leases of calls cancelled by a stop: the next worker
@@ -455,20 +384,14 @@ impl Dispatcher {
         if unfinished.is_empty() {
             return;
         }
+        let count = unfinished.len();
         tracing::warn!(
-            count = unfinished.len(),
+            count,
             "the grace period ended: giving back the leases of the calls still in flight"
         );
-        self.give_back(unfinished).await;
-    }
-
-    /// Gives back leases of calls not made: their communications are due
-    /// again at once and their reservations no longer count.
-    async fn give_back(&self, leases: Vec<(CommunicationId, uuid::Uuid)>) {
-        let count = leases.len();
         let queue = self.queue.clone();
         let now = self.clock.now();
-        match tokio::task::spawn_blocking(move || queue.release(&leases, now)).await {
+        match tokio::task::spawn_blocking(move || queue.release(&unfinished, now)).await {
             Ok(Ok(())) => {}
             Ok(Err(error)) => tracing::error!(
                 error = format!("{error:#}"),

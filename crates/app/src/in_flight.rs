@@ -19,15 +19,14 @@ pub(crate) struct InFlight {
 }
 
 impl InFlight {
-    /// Runs `call` as a task; its outcome, if it has one (a call not made
-    /// has given its lease back itself), goes to `done`. The call counts as
+    /// Runs `call` as a task; its outcome goes to `done`. The call counts as
     /// ended once its outcome is sent (nothing awaits in between, so an
     /// abort never falls between the two).
     pub(crate) fn spawn(
         &mut self,
         id: CommunicationId,
         lease: uuid::Uuid,
-        call: impl Future<Output = Option<Outcome>> + Send + 'static,
+        call: impl Future<Output = Outcome> + Send + 'static,
         done: mpsc::UnboundedSender<Outcome>,
     ) {
         lock(&self.leases).insert(id, lease);
@@ -35,9 +34,7 @@ impl InFlight {
         self.calls.spawn(async move {
             let outcome = call.await;
             lock(&leases).remove(&id);
-            if let Some(outcome) = outcome {
-                drop(done.send(outcome));
-            }
+            drop(done.send(outcome));
         });
         // Forget the tasks that have ended.
         while self.calls.try_join_next().is_some() {}
