@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use diesel::{Connection, PgConnection, RunQueryDsl};
+use diesel::RunQueryDsl;
 
 use crate::database_url::DatabaseUrl;
 use crate::error::StorageError;
@@ -57,7 +57,7 @@ impl Listener {
 fn listen(url: &str, stop: &AtomicBool, wake: &dyn Fn()) {
     let mut first = true;
     while !stop.load(Ordering::Relaxed) {
-        let connected = PgConnection::establish(url)
+        let connected = crate::connection::establish_pg(url)
             .map_err(anyhow::Error::new)
             .and_then(|mut conn| {
                 diesel::sql_query(format!("LISTEN {}", crate::DISPATCH_CHANNEL))
