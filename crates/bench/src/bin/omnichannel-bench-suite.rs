@@ -247,6 +247,19 @@ impl Probe {
         })
     }
 
+    /// Before a timed phase and its load: on PostgreSQL a `CHECKPOINT`, so
+    /// that no phase pays for the writes of the one before it (a checkpoint
+    /// the earlier phases' WAL calls for would fall in whichever phase came
+    /// next, this bench's or pg-boss's); nothing on SQLite, whose loads are
+    /// checkpointed already.
+    fn settle(&mut self) -> anyhow::Result<()> {
+        if self.is_pg() {
+            self.execute("CHECKPOINT")
+                .context("CHECKPOINT before a timed phase")?;
+        }
+        Ok(())
+    }
+
     fn count(&mut self, sql: &str) -> anyhow::Result<i64> {
         let query = diesel::sql_query(sql);
         let count: Count = match self {
@@ -794,6 +807,9 @@ async fn dispatch(
     old: u64,
 ) -> anyhow::Result<DispatchRun> {
     probe.empty_communications()?;
+    // Before the load, as pg-boss's run inserts its jobs after its own: the
+    // pages the run writes are then logged whole by the load, not by the run.
+    probe.settle()?;
     let seeding = Instant::now();
     let base = base_moment();
     let at = probe.at(&base);
@@ -961,6 +977,7 @@ async fn bulk(
     clients: u64,
 ) -> anyhow::Result<Bulk> {
     probe.empty_communications()?;
+    probe.settle()?;
     let server = Server::start(&args.binary, database, sink, true, args.concurrency).await?;
     let users: Vec<String> = (0..clients).map(user_id).collect();
     let http = reqwest::Client::new();
@@ -1045,6 +1062,7 @@ async fn run_backend(args: &Args, backend: Backend, sizes: Sizes) -> anyhow::Res
     };
     for &clients in accept_clients {
         eprintln!("bench: {} — accept, {clients} clients", backend.name());
+        probe.settle()?;
         let run = phase(
             &format!("accept {clients}"),
             accept(
@@ -1082,6 +1100,7 @@ async fn run_backend(args: &Args, backend: Backend, sizes: Sizes) -> anyhow::Res
             probe.execute("CREATE INDEX bench_insert_user_idx ON bench_insert (user_id)")?;
             for clients in sizes.clients {
                 eprintln!("bench: {} — pgbench, {clients} clients", backend.name());
+                probe.settle()?;
                 let tps = phase(
                     &format!("pgbench {clients}"),
                     pgbench(&database, clients, sizes.accept_secs),
@@ -1135,6 +1154,7 @@ async fn run_backend(args: &Args, backend: Backend, sizes: Sizes) -> anyhow::Res
             backend.name(),
             sizes.dispatch
         );
+        probe.settle()?;
         if let Some(boss) = phase(
             "pg-boss",
             pgboss(args, &database, sizes.dispatch),
