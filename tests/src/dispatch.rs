@@ -186,6 +186,32 @@ fn kinds(communication: &Value) -> Vec<String> {
 }
 
 both_backends! {
+    async fn the_provider_calls_at_once_never_exceed_the_concurrency(db: &TestDb) {
+        const CONCURRENCY: usize = 3;
+        const SENDS: usize = 10;
+        let delay = std::time::Duration::from_millis(200);
+        let concurrency = CONCURRENCY.to_string();
+        let world = World::with(db, &[("OMNICHANNEL_WORKER__CONCURRENCY", &concurrency)]).await;
+        world.sink.delay_answers(delay);
+        let mut ids = Vec::new();
+        for i in 0..SENDS {
+            ids.push(world.send(&world.body(&format!("Message {i}"))).await);
+        }
+        for id in &ids {
+            world.wait_for(id, "sent", is("sent")).await;
+        }
+        // A call's slot is free again no sooner than `delay` after the call
+        // arrived, so more than CONCURRENCY calls arriving within less than
+        // `delay` would be more than CONCURRENCY at once.
+        let mut arrivals: Vec<_> = world.sink.requests_at("/sms").iter().map(|r| r.at).collect();
+        assert_eq!(arrivals.len(), SENDS);
+        arrivals.sort();
+        for calls in arrivals.windows(CONCURRENCY + 1) {
+            let span = calls[CONCURRENCY] - calls[0];
+            assert!(span >= delay, "{} calls arrived within {span:?}", CONCURRENCY + 1);
+        }
+    }
+
     async fn a_send_reaches_the_provider_with_the_exact_payload_and_ends_sent(db: &TestDb) {
         let world = World::new(db).await;
         let id = world.send(&world.body("Your order has shipped")).await;

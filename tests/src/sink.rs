@@ -46,6 +46,8 @@ pub struct SinkRequest {
     pub text: String,
     /// The status the sink answered (or will answer, while delayed).
     pub status: u16,
+    /// When it arrived; its answer leaves no sooner than the delay after.
+    pub at: std::time::Instant,
 }
 
 impl SinkRequest {
@@ -239,6 +241,7 @@ async fn answer(request: HttpRequest, body: web::Bytes, script: Shared) -> HttpR
             body: serde_json::from_slice(&body).unwrap_or(Value::Null),
             text: String::from_utf8_lossy(&body).into_owned(),
             status,
+            at: std::time::Instant::now(),
         });
         (status, script.requests.len(), script.delay)
     };

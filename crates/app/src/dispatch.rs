@@ -19,13 +19,20 @@ use omnichannel_domain::ports::{
 use omnichannel_domain::{
     Communication, CommunicationId, DepartmentId, Event, EventKind, SourceId, StatusReason, UserId,
 };
-use tokio::sync::{Notify, Semaphore, mpsc, watch};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc, watch};
+use tokio::task::JoinSet;
 
 use crate::channels::Channels;
 use crate::policy::PolicyView;
 
 /// The most outcomes written in one transaction.
 const MAX_COMPLETION_BATCH: usize = 512;
+/// Claims made at once, each with the call slots it fills: while one is
+/// written, the next decides.
+const CLAIMS_AT_ONCE: usize = 2;
+/// Outcome batches written at once: while one waits for its commit to be
+/// flushed, the next is written.
+const OUTCOME_WRITERS: usize = 2;
 /// The shortest pause between two claims while work is due but could not be
 /// claimed (its clients are locked by another worker).
 const BUSY_PAUSE: std::time::Duration = std::time::Duration::from_millis(20);
@@ -46,6 +53,10 @@ pub struct DispatchSettings {
     /// A deferral longer than this fails instead.
     pub horizon: Duration,
 }
+
+/// What a claim answers: how many communications it claimed, and the calls
+/// to make.
+type Claimed = Result<(usize, Vec<Job>), RepoError>;
 
 /// One provider call to make, for a reserved communication.
 #[derive(Clone)]
@@ -289,7 +300,7 @@ impl Dispatcher {
 
     /// Claims once, with room for `limit` provider calls: the number claimed
     /// and the calls to make.
-    pub async fn claim(self: &Arc<Self>, limit: u32) -> Result<(usize, Vec<Job>), RepoError> {
+    pub async fn claim(self: &Arc<Self>, limit: u32) -> Claimed {
         let this = self.clone();
         let work = move || {
             let now = this.clock.now();
@@ -315,59 +326,90 @@ impl Dispatcher {
     /// Runs until `stop` turns true: claims while there is room for calls,
     /// sleeps until woken, the next due moment or the poll interval. On stop,
     /// claims no more, lets the calls in flight end and records them.
+    ///
+    /// A claim first takes the call slots it may fill (at least half of
+    /// them, so that rows are claimed in batches rather than a few at a
+    /// time), so that every communication it claims is called at once; up to
+    /// [`CLAIMS_AT_ONCE`] claims run at the same time, each with its own
+    /// slots.
     pub async fn run(self: Arc<Self>, mut stop: watch::Receiver<bool>) {
         let concurrency = self.settings.concurrency.max(1);
-        let low_water = concurrency.div_ceil(2);
-        let low_water_permits = u32::try_from(low_water).unwrap_or(u32::MAX);
+        let batch = u32::try_from(concurrency.div_ceil(2)).unwrap_or(u32::MAX);
         let slots = Arc::new(Semaphore::new(concurrency));
         let (done, outcomes) = mpsc::unbounded_channel();
         let mut in_flight = crate::in_flight::InFlight::default();
+        let mut claims: JoinSet<(OwnedSemaphorePermit, Claimed)> = JoinSet::new();
+        // While the queue has nothing to claim: when to look at it again.
+        let mut idle_until: Option<tokio::time::Instant> = None;
         let recorder = tokio::spawn(self.clone().record(outcomes));
         tracing::info!(concurrency, "dispatch started");
-        while !*stop.borrow() {
-            // Claim in batches: while calls are in flight, wait until half
-            // the slots are free rather than claiming a few rows at a time.
-            let free = slots.available_permits();
-            if free < low_water {
-                tokio::select! {
-                    permits = slots.acquire_many(low_water_permits) => drop(permits),
-                    _ = stop.changed() => {}
-                }
-                continue;
+        loop {
+            let stopping = *stop.borrow();
+            if stopping && claims.is_empty() {
+                break;
             }
-            let limit = u32::try_from(free).unwrap_or(u32::MAX);
-            let pause = match self.claim(limit).await {
-                Ok((claimed, jobs)) => {
-                    for job in jobs {
-                        let Ok(slot) = slots.clone().try_acquire_owned() else {
-                            break;
-                        };
-                        let this = self.clone();
-                        let (id, lease) = (job.id, job.lease);
-                        let call = async move {
-                            let outcome = this.call(job).await;
-                            drop(slot);
-                            outcome
-                        };
-                        in_flight.spawn(id, lease, call, done.clone());
-                    }
-                    if claimed >= free {
-                        continue;
-                    }
-                    self.pause().await
-                }
-                Err(error) => {
-                    tracing::error!(
-                        error = format!("{error:#}"),
-                        "claiming due communications failed"
-                    );
-                    self.settings.poll_interval
-                }
-            };
+            let may_claim = !stopping && idle_until.is_none() && claims.len() < CLAIMS_AT_ONCE;
+            let idle = idle_until.unwrap_or_else(tokio::time::Instant::now);
             tokio::select! {
-                () = self.wake.notified() => {}
-                () = tokio::time::sleep(pause) => {}
-                _ = stop.changed() => {}
+                joined = claims.join_next(), if !claims.is_empty() => {
+                    let Some(joined) = joined else { continue };
+                    let Ok((mut permits, claimed)) = joined else {
+                        tracing::error!("a claim task failed");
+                        continue;
+                    };
+                    let limit = permits.num_permits();
+                    let pause = match claimed {
+                        Ok((claimed, jobs)) => {
+                            for job in jobs {
+                                let Some(slot) = permits.split(1) else { break };
+                                let this = self.clone();
+                                let (id, lease) = (job.id, job.lease);
+                                let call = async move {
+                                    let outcome = this.call(job).await;
+                                    drop(slot);
+                                    outcome
+                                };
+                                in_flight.spawn(id, lease, call, done.clone());
+                            }
+                            // A claim that found fewer rows than its slots
+                            // emptied what is due now; one that filled them
+                            // may have left more.
+                            if claimed >= limit {
+                                idle_until = None;
+                                None
+                            } else {
+                                Some(self.pause().await)
+                            }
+                        }
+                        Err(error) => {
+                            tracing::error!(
+                                error = format!("{error:#}"),
+                                "claiming due communications failed"
+                            );
+                            Some(self.settings.poll_interval)
+                        }
+                    };
+                    if let Some(pause) = pause {
+                        idle_until = Some(tokio::time::Instant::now() + pause);
+                    }
+                }
+                permits = slots.clone().acquire_many_owned(batch), if may_claim => {
+                    let Ok(mut permits) = permits else { break };
+                    // Every slot free by now, not only the batch waited for.
+                    let free = u32::try_from(slots.available_permits()).unwrap_or(u32::MAX);
+                    if let Ok(more) = slots.clone().try_acquire_many_owned(free) {
+                        permits.merge(more);
+                    }
+                    let this = self.clone();
+                    claims.spawn(async move {
+                        let limit = u32::try_from(permits.num_permits()).unwrap_or(u32::MAX);
+                        let claimed = this.claim(limit).await;
+                        (permits, claimed)
+                    });
+                }
+                () = self.wake.notified(), if idle_until.is_some() => idle_until = None,
+                () = tokio::time::sleep_until(idle), if idle_until.is_some() => idle_until = None,
+                _ = stop.changed(), if !stopping => {}
             }
         }
         tracing::info!(grace = ?self.shutdown_grace, "dispatch stopping: waiting for the calls in flight");
@@ -421,9 +463,17 @@ impl Dispatcher {
         }
     }
 
-    /// Writes outcomes in batches as they arrive, until every sender is gone.
+    /// Writes outcomes in batches as they arrive, until every sender is gone
+    /// and every batch is written. Up to [`OUTCOME_WRITERS`] batches are
+    /// written at once; the outcomes that arrive while every writer is busy
+    /// make the next batch.
     async fn record(self: Arc<Self>, mut outcomes: mpsc::UnboundedReceiver<Outcome>) {
+        let writers = Arc::new(Semaphore::new(OUTCOME_WRITERS));
+        let mut writes = JoinSet::new();
         while let Some(first) = outcomes.recv().await {
+            let Ok(writer) = writers.clone().acquire_owned().await else {
+                break;
+            };
             let mut batch = vec![first];
             while batch.len() < MAX_COMPLETION_BATCH {
                 match outcomes.try_recv() {
@@ -431,14 +481,20 @@ impl Dispatcher {
                     Err(_) => break,
                 }
             }
-            let again_now = batch
-                .iter()
-                .any(|o| matches!(o, Outcome::GiveUpChannel { .. }));
-            self.write_outcomes(batch).await;
-            if again_now {
-                self.wake.notify_one();
-            }
+            let this = self.clone();
+            writes.spawn(async move {
+                let again_now = batch
+                    .iter()
+                    .any(|o| matches!(o, Outcome::GiveUpChannel { .. }));
+                this.write_outcomes(batch).await;
+                drop(writer);
+                if again_now {
+                    this.wake.notify_one();
+                }
+            });
+            while writes.try_join_next().is_some() {}
         }
+        while writes.join_next().await.is_some() {}
     }
 }
 

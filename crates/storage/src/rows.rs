@@ -199,6 +199,7 @@ pub(crate) struct QueuedRow {
 #[derive(Debug, Queryable, Selectable)]
 #[diesel(table_name = communications)]
 pub(crate) struct CountedRow {
+    pub id: String,
     pub user_id: String,
     pub department_id: String,
     pub communication_type_id: String,

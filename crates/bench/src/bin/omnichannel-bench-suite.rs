@@ -65,8 +65,10 @@ struct Args {
     /// Smaller counts and shorter runs, for a fast check of the harness.
     #[arg(long, env = "BENCH_QUICK", value_parser = clap::builder::BoolishValueParser::new())]
     quick: bool,
-    /// `worker.concurrency` of the service while dispatching.
-    #[arg(long, default_value_t = 64)]
+    /// `worker.concurrency` of the service while dispatching: what an
+    /// installation sending in volume would set (the default, 8, is for a
+    /// provider's rate limits, not for throughput).
+    #[arg(long, default_value_t = 256)]
     concurrency: u32,
     /// The phases to run, for a quicker look at one of them: `accept`
     /// (with pgbench), `dispatch` (with pg-boss), `bulk`, `flat`.
