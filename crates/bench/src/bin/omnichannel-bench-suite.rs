@@ -249,11 +249,11 @@ impl Probe {
         })
     }
 
-    /// Before a timed phase and its load: on PostgreSQL a `CHECKPOINT`, so
-    /// that no phase pays for the writes of the one before it (a checkpoint
-    /// the earlier phases' WAL calls for would fall in whichever phase came
-    /// next, this bench's or pg-boss's); nothing on SQLite, whose loads are
-    /// checkpointed already.
+    /// Before a timed phase: on PostgreSQL a `CHECKPOINT`, so that no phase
+    /// pays for the writes of what came before it (a checkpoint the earlier
+    /// phases' WAL or a load calls for would fall in whichever phase came
+    /// next, this service's or pg-boss's); nothing on SQLite, whose loads
+    /// are checkpointed already.
     fn settle(&mut self) -> anyhow::Result<()> {
         if self.is_pg() {
             self.execute("CHECKPOINT")
@@ -809,8 +809,10 @@ async fn dispatch(
     old: u64,
 ) -> anyhow::Result<DispatchRun> {
     probe.empty_communications()?;
-    // Before the load, as pg-boss's run inserts its jobs after its own: the
-    // pages the run writes are then logged whole by the load, not by the run.
+    // Before the load, not after it: a queue is worked soon after it is
+    // written, within one checkpoint's cycle, so the pages the run writes
+    // were logged whole by the load (pg-boss's run likewise, whose jobs are
+    // inserted after the checkpoint before it).
     probe.settle()?;
     let seeding = Instant::now();
     let base = base_moment();
