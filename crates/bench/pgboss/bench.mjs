@@ -20,7 +20,7 @@ const jobs = Number(process.env.JOBS ?? 50000)
 const batchSize = Number(process.env.BATCH ?? 1000)
 const workers = Number(process.env.WORKERS ?? 1)
 const insertBatch = Number(process.env.INSERT_BATCH ?? 5000)
-const queue = 'bench'
+const queue = process.env.QUEUE ?? 'bench'
 
 const boss = new PgBoss({
   connectionString: url,
