@@ -342,9 +342,11 @@ impl Dispatcher {
         // While the queue has nothing to claim: when to look at it again.
         let mut idle_until: Option<tokio::time::Instant> = None;
         let recorder = tokio::spawn(self.clone().record(outcomes));
+        // The stop's sender gone: no one can stop this any more, so it stops.
+        let mut orphaned = false;
         tracing::info!(concurrency, "dispatch started");
         loop {
-            let stopping = *stop.borrow();
+            let stopping = orphaned || *stop.borrow();
             if stopping && claims.is_empty() {
                 break;
             }
@@ -409,7 +411,7 @@ impl Dispatcher {
                 }
                 () = self.wake.notified(), if idle_until.is_some() => idle_until = None,
                 () = tokio::time::sleep_until(idle), if idle_until.is_some() => idle_until = None,
-                _ = stop.changed(), if !stopping => {}
+                changed = stop.changed(), if !stopping => orphaned = changed.is_err(),
             }
         }
         tracing::info!(grace = ?self.shutdown_grace, "dispatch stopping: waiting for the calls in flight");
@@ -778,6 +780,33 @@ mod tests {
             .enable_all()
             .build()
             .expect("runtime")
+    }
+
+    /// A claim asks for every free call slot; and a dispatcher whose stop
+    /// can no longer be sent (its sender dropped) stops rather than waiting
+    /// on it for ever.
+    #[test]
+    fn a_claim_asks_for_the_free_slots_and_a_dispatcher_without_its_stop_stops() {
+        let mut queue = MockDispatchQueue::new();
+        let limits = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let seen = Arc::clone(&limits);
+        queue.expect_claim().returning(move |_, _, limit, _| {
+            seen.lock().unwrap().push(limit);
+            Ok(0)
+        });
+        queue.expect_next_due().returning(|| Ok(None));
+        let dispatch = Arc::new(dispatcher(queue, on_one_provider(provider(vec![])), t(0)));
+        let (stop, stopped) = watch::channel(false);
+        let ran = runtime().block_on(async move {
+            let running = tokio::spawn(dispatch.run(stopped));
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            drop(stop);
+            tokio::time::timeout(std::time::Duration::from_secs(5), running).await
+        });
+        assert!(matches!(ran, Ok(Ok(()))), "the dispatcher did not stop");
+        let limits = limits.lock().unwrap();
+        assert!(!limits.is_empty());
+        assert!(limits.iter().all(|&limit| limit == 4), "{limits:?}");
     }
 
     /// The database refusing an outcome write for a moment (a restart, ended
