@@ -58,7 +58,7 @@ impl DbConnection {
 /// on threads of its own, and a process that exits (a CLI command that is
 /// done, a server that stopped) while one of them is in a TLS handshake would
 /// otherwise crash in OpenSSL's exit handler (seen: a segmentation fault
-/// after `api-key create` had printed the key, about once in sixty runs).
+/// after `api-key create` had printed the key, once in ten to sixty runs).
 pub(crate) fn establish_pg(url: &str) -> diesel::ConnectionResult<PgConnection> {
     openssl_sys::init();
     PgConnection::establish(url)

@@ -137,8 +137,8 @@ pub(crate) fn load_snapshot(
             .load::<CountedRow>(conn)
             .map_err(unexpected)?;
         // Left out here rather than by the query: `id <> ALL(…)` compares
-        // every row read with every id excluded (a claim excludes a hundred
-        // or more), which took most of the statement's time.
+        // every row read with every id excluded, and a claim excludes a
+        // hundred or more.
         let exclude: HashSet<&str> = exclude.iter().map(String::as_str).collect();
         for row in rows
             .into_iter()
