@@ -52,7 +52,7 @@ fuzz:
 # pgbench, dispatch beside pg-boss (installed from npm under
 # $(CARGO_TARGET_DIR)/bench/pgboss), bulk, flat cost over a million older
 # rows, peak RSS. Prints one table and writes target/bench/report.json. Not
-# part of `make test`; about five minutes; BENCH_QUICK=1 for a fast check.
+# part of `make test`; about eight minutes; BENCH_QUICK=1 for a fast check.
 bench:
 	scripts/bench.sh
 

@@ -69,6 +69,10 @@ struct Args {
     /// the figures are the medians.
     #[arg(long, default_value_t = 3)]
     dispatch_rounds: usize,
+    /// Rounds of the accept phase (each client count, then pgbench's run at
+    /// that count); the figures are the medians.
+    #[arg(long, default_value_t = 3)]
+    accept_rounds: usize,
     /// `worker.concurrency` of the service while dispatching: what an
     /// installation sending in volume would set (the default, 8, is for a
     /// provider's rate limits, not for throughput).
@@ -950,6 +954,58 @@ fn median(values: impl Iterator<Item = f64>) -> Option<f64> {
     })
 }
 
+/// The ceiling of this machine's HTTP path for dispatch: `posts` JSON bodies
+/// like the `http` provider's posted straight to the sink, `in_flight` at
+/// once, from a thread and runtime of their own (as the service's calls come
+/// from its process, not the sink's thread): posts a second.
+fn direct_posts(sink_url: &str, posts: u64, in_flight: usize) -> anyhow::Result<f64> {
+    use futures_util::StreamExt;
+
+    let sink_url = sink_url.to_owned();
+    let posting = std::thread::spawn(move || -> anyhow::Result<f64> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        runtime.block_on(async move {
+            let http = reqwest::Client::builder().tcp_nodelay(true).build()?;
+            let started = Instant::now();
+            let refused = futures_util::stream::iter(0..posts)
+                .map(|i| {
+                    let body = json!({
+                        "communication_id": format!("00000000-0000-4000-8000-{i:012}"),
+                        "user_id": user_id(i),
+                        "department_id": "00000000-0000-4000-8000-000000000000",
+                        "communication_type": "mass",
+                        "channel": "sms",
+                        "to": "+15550000000",
+                        "message": format!("Message {i}"),
+                    });
+                    let request = http.post(&sink_url).json(&body);
+                    async move {
+                        match request.send().await {
+                            Ok(response) => {
+                                let ok = response.status().is_success();
+                                response.bytes().await.is_ok() && ok
+                            }
+                            Err(_) => false,
+                        }
+                    }
+                })
+                .buffer_unordered(in_flight)
+                .filter(|ok| std::future::ready(!ok))
+                .count()
+                .await;
+            if refused > 0 {
+                bail!("the sink refused {refused} of {posts} direct posts");
+            }
+            Ok(posts as f64 / started.elapsed().as_secs_f64())
+        })
+    });
+    posting
+        .join()
+        .map_err(|_| anyhow::anyhow!("the posting thread panicked"))?
+}
+
 /// pg-boss on the same database: `jobs` no-op jobs, batches of 1 000, in a
 /// queue of the round's own.
 fn pgboss(args: &Args, database: &Database, jobs: u64, round: usize) -> anyhow::Result<Value> {
@@ -1078,73 +1134,99 @@ async fn run_backend(args: &Args, backend: Backend, sizes: Sizes) -> anyhow::Res
     let setup = set_up(&args.binary, &database, &server, &mut probe, sizes.users()).await?;
     let mut notes = Vec::new();
 
-    // 1. Accept, workers off, and the peak RSS of that run.
+    // 1. Accept, workers off, and the peak RSS of those runs; on PostgreSQL
+    // each run is followed by pgbench's at the same client count, in rounds,
+    // so that each pair shares the machine's moment and the figures are the
+    // medians of the rounds.
     let mut accept_json = serde_json::Map::new();
     let accept_clients: &[usize] = if args.runs("accept") {
         &sizes.clients
     } else {
         &[]
     };
-    for &clients in accept_clients {
-        eprintln!("bench: {} — accept, {clients} clients", backend.name());
-        probe.settle()?;
-        let run = phase(
-            &format!("accept {clients}"),
-            accept(
-                &server,
-                &setup,
-                sizes.dispatch_users,
-                clients,
-                sizes.accept_secs,
+    let mut pgbench_ready = false;
+    if backend == Backend::Postgres && !accept_clients.is_empty() {
+        let created = probe
+            .execute(
+                "CREATE TABLE bench_insert (id uuid PRIMARY KEY DEFAULT gen_random_uuid(), \
+                 user_id uuid, created_at timestamptz DEFAULT now())",
             )
-            .await,
-            &mut notes,
-        );
-        let mut entry = json!({});
-        if let Some(run) = run {
-            entry = json!({
-                "rps": round(run.rps, 0),
-                "p50_ms": round(run.p50_ms, 2),
-                "p99_ms": round(run.p99_ms, 2),
-                "requests": run.requests,
-                "errors": run.errors,
-                "loadgen_cpu": round(run.loadgen_cpu, 2),
-                "server_cpu": round(run.server_cpu, 2),
+            .and_then(|_| {
+                probe.execute("CREATE INDEX bench_insert_user_idx ON bench_insert (user_id)")
             });
+        pgbench_ready = phase("pgbench table", created, &mut notes).is_some();
+    }
+    let accept_rounds = args.accept_rounds.max(1);
+    let mut accept_runs: BTreeMap<usize, Vec<(AcceptRun, Option<f64>)>> = BTreeMap::new();
+    for round in 1..=accept_rounds {
+        for &clients in accept_clients {
+            eprintln!(
+                "bench: {} — accept, {clients} clients (round {round} of {accept_rounds})",
+                backend.name()
+            );
+            probe.settle()?;
+            let Some(run) = phase(
+                &format!("accept {clients}"),
+                accept(
+                    &server,
+                    &setup,
+                    sizes.dispatch_users,
+                    clients,
+                    sizes.accept_secs,
+                )
+                .await,
+                &mut notes,
+            ) else {
+                continue;
+            };
+            let tps = if pgbench_ready {
+                eprintln!("bench: {} — pgbench, {clients} clients", backend.name());
+                probe.settle()?;
+                phase(
+                    &format!("pgbench {clients}"),
+                    pgbench(&database, clients, sizes.accept_secs),
+                    &mut notes,
+                )
+            } else {
+                None
+            };
+            accept_runs.entry(clients).or_default().push((run, tps));
+        }
+    }
+    for (clients, runs) in &accept_runs {
+        let of = |f: fn(&AcceptRun) -> f64| median(runs.iter().map(|(run, _)| f(run)));
+        let figure = |x: Option<f64>, digits: i32| x.map_or(Value::Null, |x| round(x, digits));
+        let rps = of(|r| r.rps);
+        let mut entry = json!({
+            "rps": figure(rps, 0),
+            "p50_ms": figure(of(|r| r.p50_ms), 2),
+            "p99_ms": figure(of(|r| r.p99_ms), 2),
+            "requests": runs.iter().map(|(r, _)| r.requests).sum::<u64>(),
+            "errors": runs.iter().map(|(r, _)| r.errors).sum::<u64>(),
+            "loadgen_cpu": figure(of(|r| r.loadgen_cpu), 2),
+            "server_cpu": figure(of(|r| r.server_cpu), 2),
+            "rounds": runs.iter().map(|(r, tps)| json!({
+                "rps": round(r.rps, 0),
+                "p50_ms": round(r.p50_ms, 2),
+                "p99_ms": round(r.p99_ms, 2),
+                "pgbench_tps": tps.map_or(Value::Null, |t| round(t, 0)),
+            })).collect::<Vec<_>>(),
+        });
+        if let Some(tps) = median(runs.iter().filter_map(|(_, tps)| *tps)) {
+            entry["pgbench_tps"] = round(tps, 0);
+            entry["ratio"] = rps.map_or(Value::Null, |r| round(r / tps, 2));
         }
         accept_json.insert(clients.to_string(), entry);
     }
     let peak_rss_mb = server.peak_rss_mb().ok();
     drop(server);
-    if backend == Backend::Postgres && args.runs("accept") {
-        let created = probe.execute(
-            "CREATE TABLE bench_insert (id uuid PRIMARY KEY DEFAULT gen_random_uuid(), \
-             user_id uuid, created_at timestamptz DEFAULT now())",
-        );
-        if phase("pgbench table", created, &mut notes).is_some() {
-            probe.execute("CREATE INDEX bench_insert_user_idx ON bench_insert (user_id)")?;
-            for clients in sizes.clients {
-                eprintln!("bench: {} — pgbench, {clients} clients", backend.name());
-                probe.settle()?;
-                let tps = phase(
-                    &format!("pgbench {clients}"),
-                    pgbench(&database, clients, sizes.accept_secs),
-                    &mut notes,
-                );
-                if let (Some(tps), Some(entry)) = (tps, accept_json.get_mut(&clients.to_string())) {
-                    let rps = entry["rps"].as_f64();
-                    entry["pgbench_tps"] = round(tps, 0);
-                    entry["ratio"] = rps.map_or(Value::Null, |r| round(r / tps, 2));
-                }
-            }
-        }
-    }
 
     // 2. Dispatch, in rounds: this service's run, then pg-boss's (on
     // PostgreSQL), again and again; each figure is the median of its rounds,
     // since one run of either moves by half on this shared machine.
     let mut runs = Vec::new();
     let mut bosses = Vec::new();
+    let mut posts = Vec::new();
     if args.runs("dispatch") || args.runs("flat") {
         let rounds = if args.runs("dispatch") {
             args.dispatch_rounds.max(1)
@@ -1173,6 +1255,18 @@ async fn run_backend(args: &Args, backend: Backend, sizes: Sizes) -> anyhow::Res
                 &mut notes,
             );
             runs.extend(run);
+            if args.runs("dispatch") {
+                eprintln!(
+                    "bench: {} — {} posts straight to the sink (round {round} of {rounds})",
+                    backend.name(),
+                    sizes.dispatch
+                );
+                posts.extend(phase(
+                    "direct posts",
+                    direct_posts(&sink_url, sizes.dispatch, args.concurrency as usize),
+                    &mut notes,
+                ));
+            }
             if backend == Backend::Postgres && args.runs("dispatch") {
                 eprintln!(
                     "bench: {} — pg-boss, {} jobs (round {round} of {rounds})",
@@ -1205,6 +1299,10 @@ async fn run_backend(args: &Args, backend: Backend, sizes: Sizes) -> anyhow::Res
         }),
         None => json!({}),
     };
+    if let Some(rate) = median(posts.iter().copied()) {
+        dispatch_json["direct_posts_rate"] = round(rate, 0);
+        dispatch_json["direct_posts"] = posts.iter().map(|&r| round(r, 0)).collect();
+    }
     if let Some(rate) = median(
         bosses
             .iter()
@@ -1213,6 +1311,9 @@ async fn run_backend(args: &Args, backend: Backend, sizes: Sizes) -> anyhow::Res
         dispatch_json["pgboss_rate"] = round(rate, 0);
         dispatch_json["pgboss"] = Value::Array(bosses);
         dispatch_json["ratio"] = empty_rate.map_or(Value::Null, |r| round(r / rate, 2));
+        if let Some(posts) = median(posts.iter().copied()) {
+            dispatch_json["direct_posts_to_pgboss"] = round(posts / rate, 2);
+        }
     }
 
     // 3. Bulk.
@@ -1377,6 +1478,19 @@ fn table(report: &BTreeMap<String, Value>, sizes: Sizes) -> String {
         "　dispatch / pg-boss".to_owned(),
         get(&["dispatch", "ratio"], 2),
         "≥ 2",
+    ));
+    rows.push((
+        format!(
+            "　{} posts straight to the sink, as many at once as the calls: posts/s",
+            sizes.dispatch
+        ),
+        get(&["dispatch", "direct_posts_rate"], 0),
+        "",
+    ));
+    rows.push((
+        "　direct posts / pg-boss: the HTTP path's ceiling for the ratio".to_owned(),
+        get(&["dispatch", "direct_posts_to_pgboss"], 2),
+        "",
     ));
     rows.push((
         format!("bulk of {}: to the 202 (s)", sizes.bulk),
