@@ -27,7 +27,7 @@ use crate::policy::PolicyView;
 
 /// The most outcomes written in one transaction.
 const MAX_COMPLETION_BATCH: usize = 512;
-/// Claims made at once, each with the call slots it fills: while one is
+/// Claims made at once, each with half of the call slots: while one is
 /// written, the next decides.
 const CLAIMS_AT_ONCE: usize = 2;
 /// Outcome batches written at once: while one waits for its commit to be
@@ -327,11 +327,14 @@ impl Dispatcher {
     /// sleeps until woken, the next due moment or the poll interval. On stop,
     /// claims no more, lets the calls in flight end and records them.
     ///
-    /// A claim first takes the call slots it may fill (at least half of
-    /// them, so that rows are claimed in batches rather than a few at a
-    /// time), so that every communication it claims is called at once; up to
-    /// [`CLAIMS_AT_ONCE`] claims run at the same time, each with its own
-    /// slots.
+    /// A claim first takes the call slots it may fill — half of them, so
+    /// that rows are claimed in batches rather than a few at a time, and two
+    /// claims can be under way at once — so that every communication it
+    /// claims is called at once; up to [`CLAIMS_AT_ONCE`] claims run at the
+    /// same time, each with its own slots. (A claim that took every free
+    /// slot left the next one waiting for its calls to end: the claims, a
+    /// dozen round trips each, then ran one after the other, and the
+    /// database sat idle between them.)
     pub async fn run(self: Arc<Self>, mut stop: watch::Receiver<bool>) {
         let concurrency = self.settings.concurrency.max(1);
         let batch = u32::try_from(concurrency.div_ceil(2)).unwrap_or(u32::MAX);
@@ -396,12 +399,7 @@ impl Dispatcher {
                     }
                 }
                 permits = slots.clone().acquire_many_owned(batch), if may_claim => {
-                    let Ok(mut permits) = permits else { break };
-                    // Every slot free by now, not only the batch waited for.
-                    let free = u32::try_from(slots.available_permits()).unwrap_or(u32::MAX);
-                    if let Ok(more) = slots.clone().try_acquire_many_owned(free) {
-                        permits.merge(more);
-                    }
+                    let Ok(permits) = permits else { break };
                     let this = self.clone();
                     claims.spawn(async move {
                         let limit = u32::try_from(permits.num_permits()).unwrap_or(u32::MAX);
@@ -782,20 +780,66 @@ mod tests {
             .expect("runtime")
     }
 
-    /// A claim asks for every free call slot; and a dispatcher whose stop
-    /// can no longer be sent (its sender dropped) stops rather than waiting
-    /// on it for ever.
-    #[test]
-    fn a_claim_asks_for_the_free_slots_and_a_dispatcher_without_its_stop_stops() {
-        let mut queue = MockDispatchQueue::new();
-        let limits = Arc::new(std::sync::Mutex::new(Vec::new()));
-        let seen = Arc::clone(&limits);
-        queue.expect_claim().returning(move |_, _, limit, _| {
-            seen.lock().unwrap().push(limit);
+    /// A queue whose claims take a while and claim nothing, noting the room
+    /// each was given and how many were under way at once. (A mock would
+    /// not do: mockall calls one expectation at a time.)
+    #[derive(Default)]
+    struct SlowClaims {
+        limits: std::sync::Mutex<Vec<u32>>,
+        under_way: std::sync::atomic::AtomicUsize,
+        most: std::sync::atomic::AtomicUsize,
+    }
+
+    impl DispatchQueue for SlowClaims {
+        fn claim<'a>(
+            &self,
+            _: DateTime<Utc>,
+            _: DateTime<Utc>,
+            limit: u32,
+            _: &mut omnichannel_domain::ports::Planner<'a>,
+        ) -> Result<usize, RepoError> {
+            use std::sync::atomic::Ordering::SeqCst;
+            self.limits.lock().unwrap().push(limit);
+            let at_once = self.under_way.fetch_add(1, SeqCst) + 1;
+            self.most.fetch_max(at_once, SeqCst);
+            // Long enough for another claim to start, if it may.
+            std::thread::sleep(std::time::Duration::from_millis(200));
+            self.under_way.fetch_sub(1, SeqCst);
             Ok(0)
-        });
-        queue.expect_next_due().returning(|| Ok(None));
-        let dispatch = Arc::new(dispatcher(queue, on_one_provider(provider(vec![])), t(0)));
+        }
+
+        fn complete(&self, _: &[Outcome]) -> Result<(), RepoError> {
+            Ok(())
+        }
+
+        fn release(
+            &self,
+            _: &[(CommunicationId, uuid::Uuid)],
+            _: DateTime<Utc>,
+        ) -> Result<(), RepoError> {
+            Ok(())
+        }
+
+        fn next_due(&self) -> Result<Option<DateTime<Utc>>, RepoError> {
+            Ok(None)
+        }
+    }
+
+    /// Each claim asks for half of the call slots, and two claims are under
+    /// way at once; and a dispatcher whose stop can no longer be sent (its
+    /// sender dropped) stops rather than waiting on it for ever.
+    #[test]
+    fn two_claims_of_half_the_slots_run_at_once_and_a_dispatcher_without_its_stop_stops() {
+        let queue = Arc::new(SlowClaims::default());
+        let mut clock = MockClock::new();
+        clock.expect_now().return_const(t(0));
+        let dispatch = Arc::new(Dispatcher::new(
+            queue.clone(),
+            Arc::new(on_one_provider(provider(vec![]))),
+            Arc::new(clock),
+            settings(),
+            Arc::new(Notify::new()),
+        ));
         let (stop, stopped) = watch::channel(false);
         let ran = runtime().block_on(async move {
             let running = tokio::spawn(dispatch.run(stopped));
@@ -804,9 +848,10 @@ mod tests {
             tokio::time::timeout(std::time::Duration::from_secs(5), running).await
         });
         assert!(matches!(ran, Ok(Ok(()))), "the dispatcher did not stop");
-        let limits = limits.lock().unwrap();
+        let limits = queue.limits.lock().unwrap();
         assert!(!limits.is_empty());
-        assert!(limits.iter().all(|&limit| limit == 4), "{limits:?}");
+        assert!(limits.iter().all(|&limit| limit == 2), "{limits:?}");
+        assert_eq!(queue.most.load(std::sync::atomic::Ordering::SeqCst), 2);
     }
 
     /// The database refusing an outcome write for a moment (a restart, ended
